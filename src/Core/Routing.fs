@@ -1,0 +1,32 @@
+/// From a key and its MX answer to what must be picked and replied.
+module Router.Core.Routing
+
+open Router.Core.Config
+
+/// What the shell knows about the key's domain.
+type MxAnswer =
+    /// No query was made: wildcard, address literal, not a host name.
+    | NotQueried
+    | Hosts of Rules.Mx list
+    /// DNS failed and no cache covers it.
+    | DnsFailure of reason: string
+
+/// The outcome before the WRR pick.
+type Decision =
+    /// Pick one relay of this group (the shell owns the group's position).
+    | PickFrom of Group * Rules.Reason
+    /// A rule targets this relay directly.
+    | Direct of Relay * Rules.Reason
+    /// NO RESULT target or the "*" key: 500.
+    | Refuse of text: string * Rules.Reason option
+    /// 400.
+    | Defer of reason: string
+
+/// Routes a key: "*" is refused; a DNS failure defers; else the rules decide.
+let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision = failwith "todo"
+
+/// The reply for a decision once a relay has been picked (None for Refuse/Defer).
+let reply (decision: Decision) (relay: Relay option) : TcpTable.Reply = failwith "todo"
+
+/// Text of a target for logs: the group or server name, or "NO RESULT".
+let renderTarget (target: Target) : string = failwith "todo"
