@@ -269,9 +269,9 @@ let private group (sink: Sink) (relays: Relay array) (name: string, pos: Pos, va
 
     let members = members.ToArray()
 
-    if items.IsEmpty then
+    if items.IsEmpty && (isNull value || (match value with Sequence _ -> true | _ -> false)) then
         sink.Error(pos, what + " is empty")
-    elif not unknown && members |> Array.forall (fun r -> r.Weight = 0) then
+    elif not unknown && not items.IsEmpty && members |> Array.forall (fun r -> r.Weight = 0) then
         sink.Error(pos, "every server of " + what + " has perc 0: it could never pick a relay")
 
     { Name = name
@@ -411,8 +411,9 @@ let validate (file: string) (root: Node) : Result<Config * Diagnostic list, Diag
             sink.Error(at, "servers must be a mapping with names and groups")
             []
         | None ->
-            if top <> [] then
-                sink.Error(posOf root, "the servers section is missing")
+            match root with
+            | Mapping _ -> sink.Error(posOf root, "the servers section is missing")
+            | _ -> ()
 
             []
 
