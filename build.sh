@@ -29,7 +29,7 @@ publish() {
 check_binary() {
     local size
     size=$(stat -c %s "$bin")
-    say "binary: $bin, $size bytes ($(( (size + 1048575) / 1048576 )) MiB)"
+    say "binary: $bin, $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }') MiB)"
     local ldd_out
     ldd_out=$(ldd "$bin" 2>&1) || { say "ldd failed:"; printf '%s\n' "$ldd_out" >&2; return 1; }
     printf '%s\n' "$ldd_out" >&2
