@@ -135,6 +135,47 @@ public class CliTests
     }
 
     [Fact]
+    public void AGroupWhoseWeightsAreAllZeroIsFatal()
+    {
+        using var dir = new TempDir();
+        using var dns = Dns();
+        var yaml = Config(DefaultAt.First).Replace("perc: 20", "perc: 0").Replace("bad: [mx3, mx4]", "bad: [mx3, mx4]\n  idle: [mx3]");
+        var r = StartWith(dir, yaml, dns);
+        AssertRefused(r);
+        AssertNamesLine(r, LineOf(yaml, "idle: [mx3]"));
+    }
+
+    [Fact]
+    public void AnUnknownKeyIsAWarningNotAnError()
+    {
+        using var dir = new TempDir();
+        using var dns = Dns();
+        var yaml = "colour: blue\n" + Config(DefaultAt.First).Replace("      perc: 20\n", "      perc: 20\n      weight: 3\n");
+        var path = dir.Write("router.yaml", yaml);
+        var r = RouterProcess.Run(new[] { "-c", path, "--dns-server", dns.Endpoint, "--check" }, Patience);
+        Assert.True(r.ExitCode == 0, "an unknown key must not be fatal\n" + r);
+        Assert.Contains("colour", r.Stderr);
+        Assert.Contains("weight", r.Stderr);
+        AssertNamesLine(r, LineOf(yaml, "colour"));
+        AssertNamesLine(r, LineOf(yaml, "weight"));
+    }
+
+    [Fact]
+    public void ARuleThatCanNeverMatchIsAWarningNamingBothRules()
+    {
+        using var dir = new TempDir();
+        using var dns = Dns();
+        // example.com before john@example.com: the earlier rule always wins.
+        var yaml = Servers + "sender_rules:\n  example.com: good\n  john@example.com: bad\n";
+        var path = dir.Write("router.yaml", yaml);
+        var r = RouterProcess.Run(new[] { "-c", path, "--dns-server", dns.Endpoint, "--check" }, Patience);
+        Assert.True(r.ExitCode == 0, "a shadowed rule is a warning, not an error\n" + r);
+        var warning = r.Stderr.Split('\n').FirstOrDefault(l => l.Contains("john@example.com"));
+        Assert.True(warning is not null, "no warning names the shadowed rule\n" + r);
+        Assert.Contains("example.com", warning!.Replace("john@example.com", ""));
+    }
+
+    [Fact]
     public void MissingNamesIsFatal()
     {
         using var dir = new TempDir();

@@ -70,4 +70,92 @@ public class ConnectionTests
         Assert.False(c.WaitForClose(TimeSpan.FromSeconds(2.5)), "--timeout 0 closed an idle connection");
         Assert.Equal(Vip, c.Get("vip@example.com"));
     }
+
+    [Fact]
+    public void TheLongFormsOfConfigHostAndPortWork()
+    {
+        using var dir = new TempDir();
+        using var dns = Dns();
+        var path = dir.Write("router.yaml", Config(DefaultAt.First));
+        var port = RouterProcess.FreePort();
+        var so = new System.Text.StringBuilder();
+        var se = new System.Text.StringBuilder();
+        using var p = RouterProcess.Spawn(new[] { "--config", path, "--host", "127.0.0.1", "--port", port.ToString(), "--dns-server", dns.Endpoint }, so, se);
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            TcpTableClient? c = null;
+            while (c is null && sw.Elapsed < TimeSpan.FromSeconds(30) && !p.HasExited)
+            {
+                try { c = TcpTableClient.Connect(port); }
+                catch (System.Net.Sockets.SocketException) { Thread.Sleep(50); }
+            }
+            Assert.True(c is not null, "the router never accepted on --port " + port + "\n" + se);
+            using (c) Assert.Equal(Vip, c!.Get("vip@example.com"));
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill();
+        }
+    }
+
+    [Fact]
+    public void TheRouterListensOnlyOnTheHostItIsGiven()
+    {
+        using var dns = Dns();
+        var port = RouterProcess.FreePort();
+        // 127.0.0.2 is loopback too; a router bound there does not answer on 127.0.0.1.
+        using var dir = new TempDir();
+        var path = dir.Write("router.yaml", Config(DefaultAt.First));
+        var so = new System.Text.StringBuilder();
+        var se = new System.Text.StringBuilder();
+        using var p = RouterProcess.Spawn(new[] { "-c", path, "-H", "127.0.0.2", "-p", port.ToString(), "--dns-server", dns.Endpoint }, so, se);
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            System.Net.Sockets.Socket? s = null;
+            while (s is null && sw.Elapsed < TimeSpan.FromSeconds(30) && !p.HasExited)
+            {
+                var t = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                try { t.Connect(System.Net.IPAddress.Parse("127.0.0.2"), port); s = t; }
+                catch (System.Net.Sockets.SocketException) { t.Dispose(); Thread.Sleep(50); }
+            }
+            Assert.True(s is not null, "the router never accepted on 127.0.0.2:" + port + "\n" + se);
+            s!.Dispose();
+            Assert.Throws<System.Net.Sockets.SocketException>(() => TcpTableClient.Connect(port).Dispose());
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill();
+        }
+    }
+
+    [Fact]
+    public void QuietLogsNothingWhenAllIsWellAndVerboseLogsMore()
+    {
+        using var dns = Dns();
+        // Logs may go to either stream; the stats table (stdout, at exit) is not a log.
+        string LogsOf(string flag)
+        {
+            using var router = RouterProcess.Start(Config(DefaultAt.First), dns, flag);
+            using (var c = router.Connect()) Assert.Equal(Vip, c.Get("vip@example.com"));
+            Assert.Equal(0, router.Terminate());
+            var table = new System.Text.RegularExpressions.Regex(@"^(All Servers|Group \S+|\s+Name\s+# Sent.*|\s+\S+\s+[\d,]+\s*\|.*|\s*)$");
+            return string.Join("\n", (router.Stdout + router.Stderr).Split('\n').Where(l => !table.IsMatch(l)));
+        }
+        var quiet = LogsOf("-q");
+        var verbose = LogsOf("-v");
+        Assert.True(quiet.Length == 0, "-q logged:\n" + quiet);
+        Assert.True(verbose.Length > 0, "-v logged nothing");
+    }
+
+    [Fact]
+    public void TheNullSenderMakesNoDnsQueryAndFallsToTheDefault()
+    {
+        using var dns = Dns();
+        using var router = RouterProcess.Start(Config(DefaultAt.First), dns);
+        using var c = router.Connect();
+        Assert.Equal("500 NO%20RESULT", c.Get("\"<>\""));
+        Assert.Equal(0, dns.TotalQueries);
+    }
 }
