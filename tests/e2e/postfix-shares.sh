@@ -11,8 +11,30 @@
 #
 # Each scenario gets a fresh router (fresh round-robin state, so the +-1 bound from the
 # start applies) and a fresh Postfix instance (empty queue).
+#
+#   --plain              no master.cf change: smtpd asks the router too. Measures the
+#                        doubling problem: the shares and lookup counts become INFO
+#                        lines; delivery, bounces and misrouting are still checked.
+#   --repeat-window SEC  pass --repeat-window SEC to the router; with --plain the
+#                        transport_maps shares are checked again (issue 3, point 3).
 . "$(dirname "$0")/lib.sh"
-e2e_init postfix-shares postfix postconf postqueue sendmail smtp-source smtp-sink dnsmasq
+
+MODE=recommended
+WINDOW=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --plain) MODE=plain ;;
+    --repeat-window) WINDOW=$2; shift ;;
+    *) echo "usage: $0 [--plain] [--repeat-window SEC]" >&2; exit 2 ;;
+    esac
+    shift
+done
+SCRIPT=postfix-shares
+[ $MODE = plain ] && SCRIPT+=-plain
+[ -n "$WINDOW" ] && SCRIPT+=-window$WINDOW
+e2e_init "$SCRIPT" postfix postconf postqueue sendmail smtp-source smtp-sink dnsmasq
+ROUTER_ARGS=()
+[ -n "$WINDOW" ] && ROUTER_ARGS=(--repeat-window "$WINDOW")
 
 N_TRI=${N_TRI:-120}     # messages to the 60/30/10 group (72/36/12)
 N_DUO=${N_DUO:-100}     # messages to the 50/50 group (50/50)
@@ -66,8 +88,8 @@ scenario() {
     local name=$1 map=$2 how=$3 t0=$SECONDS
     local conf=$E2E_TMP/$name.yaml rlog=$E2E_TMP/$name.routing.log
     write_config "$conf" "$rlog"
-    router_start "$conf"
-    pf_create "$name" "$SMTPD" recommended "$map = tcp:[127.0.0.1]:$ROUTER_PORT"
+    router_start "$conf" "${ROUTER_ARGS[@]}"
+    pf_create "$name" "$SMTPD" "$MODE" "$map = tcp:[127.0.0.1]:$ROUTER_PORT"
     pf_start "$name"
     sinks_clear
     local total ok=1
@@ -85,8 +107,8 @@ scenario() {
         send_sendmail "$name" "$N_TRI" u tri.test || ok=0
         send_sendmail "$name" "$N_DUO" u duo.test || ok=0
         ;;
-    sender_dependent_default_transport_maps:smtp1)
-        send_smtp "$name" "$SMTPD" "$N_SENDER" 1 r@dest.test news@tri.test || ok=0
+    sender_dependent_default_transport_maps:smtp*)
+        send_smtp "$name" "$SMTPD" "$N_SENDER" "${how#smtp}" r@dest.test news@tri.test || ok=0
         ;;
     esac
     [ $ok = 1 ] || fail "$name: send" "see $E2E_TMP/$name*.smtp-source.out"
@@ -107,14 +129,22 @@ scenario() {
     local keys asked
     if [ "$map" = transport_maps ]; then keys='@(tri|duo)\.test$'; else keys='^news@tri\.test$'; fi
     asked=$(routing_log_keys "$rlog" | grep -cE "$keys")
-    check "$name: one lookup per message" "$asked lookups for $total messages" [ "$asked" = "$total" ]
+    if [ $MODE = recommended ]; then
+        check "$name: one lookup per message" "$asked lookups for $total messages" [ "$asked" = "$total" ]
+    else
+        info "$name: $asked lookups for $total messages"
+    fi
+    # shares: asserted with the recommended setup; with --plain only when a repeat
+    # window is meant to repair the doubling (transport_maps, distinct recipients)
+    local soft=
+    if [ $MODE = plain ] && { [ -z "$WINDOW" ] || [ "$map" != transport_maps ]; }; then soft=info; fi
     if [ "$map" = transport_maps ]; then
-        expect_shares "$name: tri 60/30/10 of $N_TRI" "$N_TRI" "60 30 10" "1 2 3"
-        expect_shares "$name: duo 50/50 of $N_DUO" "$N_DUO" "50 50" "4 5"
+        expect_shares "$name: tri 60/30/10 of $N_TRI" "$N_TRI" "60 30 10" "1 2 3" $soft
+        expect_shares "$name: duo 50/50 of $N_DUO" "$N_DUO" "50 50" "4 5" $soft
         expect_domain_only "$name: tri sinks got only tri.test" tri.test 1 2 3
         expect_domain_only "$name: duo sinks got only duo.test" duo.test 4 5
     else
-        expect_shares "$name: tri 60/30/10 of $N_SENDER from one sender" "$N_SENDER" "60 30 10" "1 2 3"
+        expect_shares "$name: tri 60/30/10 of $N_SENDER from one sender" "$N_SENDER" "60 30 10" "1 2 3" $soft
         check "$name: nothing to the duo sinks" "$(sink_count 4)+$(sink_count 5)" \
             [ "$(($(sink_count 4) + $(sink_count 5)))" = 0 ]
     fi
@@ -125,5 +155,6 @@ scenario transport-smtp-1client transport_maps smtp1
 scenario transport-smtp-4clients transport_maps smtp4
 scenario transport-sendmail transport_maps sendmail
 scenario sender-smtp-1client sender_dependent_default_transport_maps smtp1
+scenario sender-smtp-4clients sender_dependent_default_transport_maps smtp4
 
 e2e_finish
