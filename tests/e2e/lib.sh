@@ -32,10 +32,15 @@ log() { [ -n "${E2E_VERBOSE:-}" ] && echo "# $*" >&2; return 0; }
 info() { echo "INFO $*"; }
 pass() { echo "PASS $1"; E2E_PASSES=$((E2E_PASSES + 1)); }
 fail() { echo "FAIL $1${2:+ ($2)}"; E2E_FAILS=$((E2E_FAILS + 1)); }
-# check NAME DETAIL COMMAND...: PASS when COMMAND succeeds, else FAIL with DETAIL
+# check NAME DETAIL COMMAND...: PASS when COMMAND succeeds, else FAIL with DETAIL.
+# A single COMMAND word is a shell condition for eval, so that it may hold && and ||:
+#   check "name" "detail" '[ "$a" = 1 ] && [ -z "$b" ]'
 check() {
-    local name=$1 detail=$2; shift 2
-    if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
+    local _check_name=$1 _check_detail=$2; shift 2
+    local _check_ok=0   # an unusual name: the eval'd condition sees the caller's variables
+    if [ $# = 1 ]; then eval "$1" && _check_ok=1; else "$@" && _check_ok=1; fi
+    if [ $_check_ok = 1 ]; then pass "$_check_name"; else fail "$_check_name" "$_check_detail"; fi
+    [ $_check_ok = 1 ]
 }
 # die NAME DETAIL: a failure the script cannot go on after
 die() { fail "$1" "${2:-}"; exit 1; }
@@ -119,22 +124,27 @@ bg_stop() {
 
 # ---------------------------------------------------------------------------- ports
 
+# port_busy PORT: any TCP or UDP socket on that port, in any state (a bind fails on a
+# port that an established connection uses as its local port, too)
 port_busy() {
     if command -v ss >/dev/null 2>&1; then
-        ss -Hltnu "( sport = :$1 )" 2>/dev/null | grep -q .
+        ss -Htanu "( sport = :$1 )" 2>/dev/null | grep -q .
     else
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
     fi
 }
 
-# free_port: print a port that is free for TCP and UDP on loopback
+# free_port: print a port that is free for TCP and UDP on loopback. Ports come from
+# below the kernel's ephemeral range, so that outgoing connections (ours, Postfix's,
+# other programs') cannot take them between the check and the bind.
 free_port() {
-    local p i
+    local lo=32768 p i
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+    [ "$lo" -gt 12000 ] || lo=32768
     for i in $(seq 200); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
         case $E2E_PORTS in *" $p "*) continue ;; esac
         port_busy "$p" && continue
-        E2E_PORTS+="$p "
         echo "$p"
         return 0
     done
@@ -180,7 +190,7 @@ dns_start() {
     local i
     for i in $(seq 100); do
         if ! kill -0 "$DNS_PID" 2>/dev/null; then
-            die "dnsmasq start" "$(tail -3 "$E2E_TMP/dnsmasq.out" "$logf" 2>/dev/null | tr '\n' ' ')"
+            die "dnsmasq start" "port $DNS_PORT: $(tr '\n' ' ' <"$E2E_TMP/dnsmasq.out")"
         fi
         if command -v ss >/dev/null 2>&1; then
             ss -Hlun "( sport = :$DNS_PORT )" | grep -q . && return 0
@@ -518,4 +528,49 @@ expect_domain_only() {
         fi
     done
     pass "$name"
+}
+
+# smtp_session NAME PORT FROM RCPT...: one SMTP transaction by hand, so that every reply
+# can be checked (smtp-source only counts). Sends DATA only when a recipient was
+# accepted. Sets SMTP_MAIL (reply code to MAIL FROM), SMTP_RCPT (codes to each RCPT, in
+# order), SMTP_DATA (code after the message, or empty); the transcript goes to
+# $E2E_TMP/NAME.smtp.log.
+smtp_session() {
+    local name=$1 port=$2 from=$3; shift 3
+    local logf=$E2E_TMP/$name.smtp.log
+    SMTP_MAIL= SMTP_RCPT=() SMTP_DATA=
+    exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+    _smtp_reply() { # read one (multi-line) reply, set SMTP_CODE
+        local line
+        SMTP_CODE=
+        while IFS= read -r -t 30 -u "$fd" line; do
+            line=${line%$'\r'}
+            echo "<<< $line" >>"$logf"
+            if [ "${line:3:1}" != - ]; then SMTP_CODE=${line:0:3}; return 0; fi
+        done
+        SMTP_CODE=timeout
+        return 1
+    }
+    _smtp_cmd() { echo ">>> $1" >>"$logf"; printf '%s\r\n' "$1" >&"$fd"; _smtp_reply; }
+    _smtp_reply
+    _smtp_cmd "EHLO client.e2e.test"
+    _smtp_cmd "MAIL FROM:<$from>"
+    SMTP_MAIL=$SMTP_CODE
+    local r ok=0
+    for r in "$@"; do
+        _smtp_cmd "RCPT TO:<$r>"
+        SMTP_RCPT+=("$SMTP_CODE")
+        [ "${SMTP_CODE:0:1}" = 2 ] && ok=1
+    done
+    if [ $ok = 1 ]; then
+        _smtp_cmd DATA
+        if [ "$SMTP_CODE" = 354 ]; then
+            printf 'Subject: %s\r\n\r\nhand-made message\r\n.\r\n' "$name" >&"$fd"
+            _smtp_reply
+            SMTP_DATA=$SMTP_CODE
+        fi
+    fi
+    _smtp_cmd QUIT
+    exec {fd}>&-
+    return 0
 }
