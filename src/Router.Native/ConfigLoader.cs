@@ -88,7 +88,15 @@ public static class ConfigLoader
         var deserializer = new StaticDeserializerBuilder(new YamlContext())
             .WithTypeConverter(new NodeTreeConverter())
             .Build();
-        var tree = deserializer.Deserialize<NodeTree?>(new StringReader(text));
+        var parser = new Parser(new StringReader(text));
+        parser.Consume<StreamStart>();
+        NodeTree? tree = null;
+        if (!parser.Accept<StreamEnd>(out _))
+            tree = deserializer.Deserialize<NodeTree?>(parser);
+        if (parser.Accept<DocumentStart>(out var second))
+            throw new YamlException(second.Start, second.End,
+                "a second YAML document: the config must be a single document");
+        parser.Consume<StreamEnd>();
         return tree?.GetRoot() ?? Config.Node.NewScalar("", true, new Config.Pos(1, 1));
     }
 

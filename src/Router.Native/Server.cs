@@ -43,7 +43,8 @@ public sealed class Server : IDisposable
         try
         {
             if (address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let a
+            // second router share the port instead of failing. .NET sets SO_REUSEADDR itself.
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(512);
         }
