@@ -174,9 +174,11 @@ let private tryInt (text: string) : int64 option =
     | true, v -> Some v
     | _ -> None
 
-let private scalarText (node: Node) =
+/// What a node holds, for messages: the quoted text, "nothing", "a list" or "a mapping".
+let private shown (node: Node) =
     match node with
-    | Scalar(t, _, _) -> t
+    | _ when isNull node -> "nothing"
+    | Scalar(t, _, _) -> quote t
     | Sequence _ -> "a list"
     | Mapping _ -> "a mapping"
 
@@ -190,8 +192,7 @@ let private intIn (sink: Sink) (what: string) (expected: string) (lo: int64) (hi
     match value with
     | Some v when v >= lo && v <= hi -> Some(int v)
     | _ ->
-        let got = if isNull node then "nothing" else quote (scalarText node)
-        sink.Error(posOf node, what + " must be " + expected + ", not " + got)
+        sink.Error(posOf node, what + " must be " + expected + ", not " + shown node)
         None
 
 let private reserved (name: string) = name = NoResultText || name = AllServersName
@@ -269,9 +270,9 @@ let private group (sink: Sink) (relays: Relay array) (name: string, pos: Pos, va
 
     let members = members.ToArray()
 
-    if items.IsEmpty then
+    if items.IsEmpty && (isNull value || (match value with Sequence _ -> true | _ -> false)) then
         sink.Error(pos, what + " is empty")
-    elif not unknown && members |> Array.forall (fun r -> r.Weight = 0) then
+    elif not unknown && not items.IsEmpty && members |> Array.forall (fun r -> r.Weight = 0) then
         sink.Error(pos, "every server of " + what + " has perc 0: it could never pick a relay")
 
     { Name = name
@@ -411,8 +412,9 @@ let validate (file: string) (root: Node) : Result<Config * Diagnostic list, Diag
             sink.Error(at, "servers must be a mapping with names and groups")
             []
         | None ->
-            if top <> [] then
-                sink.Error(posOf root, "the servers section is missing")
+            match root with
+            | Mapping _ -> sink.Error(posOf root, "the servers section is missing")
+            | _ -> ()
 
             []
 
