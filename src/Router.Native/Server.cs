@@ -109,7 +109,9 @@ public sealed class Server : IDisposable
                 if (newline >= 0)
                 {
                     int lineEnd = scanned + newline;
-                    if (lineEnd - start > MaxRequest)
+                    int length = lineEnd - start;
+                    if (length > 0 && buffer[lineEnd - 1] == (byte)'\r') length--; // CRLF tolerated
+                    if (length > MaxRequest)
                     {
                         await RefuseLongLine(socket).ConfigureAwait(false);
                         break;
@@ -121,7 +123,7 @@ public sealed class Server : IDisposable
                     continue;
                 }
                 scanned = end;
-                if (end - start > MaxRequest)
+                if (end - start > MaxRequest + 1) // + 1: room for the CR of a CRLF
                 {
                     await RefuseLongLine(socket).ConfigureAwait(false);
                     break;
