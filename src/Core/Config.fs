@@ -174,9 +174,11 @@ let private tryInt (text: string) : int64 option =
     | true, v -> Some v
     | _ -> None
 
-let private scalarText (node: Node) =
+/// What a node holds, for messages: the quoted text, "nothing", "a list" or "a mapping".
+let private shown (node: Node) =
     match node with
-    | Scalar(t, _, _) -> t
+    | _ when isNull node -> "nothing"
+    | Scalar(t, _, _) -> quote t
     | Sequence _ -> "a list"
     | Mapping _ -> "a mapping"
 
@@ -190,8 +192,7 @@ let private intIn (sink: Sink) (what: string) (expected: string) (lo: int64) (hi
     match value with
     | Some v when v >= lo && v <= hi -> Some(int v)
     | _ ->
-        let got = if isNull node then "nothing" else quote (scalarText node)
-        sink.Error(posOf node, what + " must be " + expected + ", not " + got)
+        sink.Error(posOf node, what + " must be " + expected + ", not " + shown node)
         None
 
 let private reserved (name: string) = name = NoResultText || name = AllServersName

@@ -121,7 +121,7 @@ let ``all servers with weight 0`` () =
 [<InlineData("-1", 13, "perc must be an integer from 0 to 100, not \"-1\"")>]
 [<InlineData("abc", 13, "perc must be an integer from 0 to 100, not \"abc\"")>]
 [<InlineData("1.5", 13, "perc must be an integer from 0 to 100, not \"1.5\"")>]
-[<InlineData("[1]", 13, "perc must be an integer from 0 to 100, not \"a list\"")>]
+[<InlineData("[1]", 13, "perc must be an integer from 0 to 100, not a list")>]
 let ``perc outside 0..100 or not an integer`` (perc: string, column: int, message: string) =
     expect (names @ [ "      perc: " + perc ]) [ "test.yaml:8:" + string column + ": error: server \"mx2\": " + message ]
 
