@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Router.Core;
 
 namespace Router.Native;
 
@@ -41,6 +42,25 @@ public static class Daemon
             return 1;
         }
 
+        MetricsServer? metrics = null;
+        if (settings.Metrics is { } metricsAt)
+        {
+            try
+            {
+                metrics = MetricsServer.Start(metricsAt, () => Exposition.render(Exposition.families(
+                    Metrics.Snapshot(router.State, resolver.CacheEntries, server.OpenConnections))),
+                    logging.CreateLogger("metrics"));
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                Console.Error.WriteLine(Cli.Prefix + "cannot listen for metrics on " + EffectiveSettings.Show(metricsAt.Address, metricsAt.Port) + ": " + Cli.Describe(e));
+                server.Dispose();
+                routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return 1;
+            }
+        }
+        var reloader = new Reloader(options, settings, router, routingLog, logging.CreateLogger("reload"));
+
         void ReportMemory()
         {
             var gc = GC.GetGCMemoryInfo();
@@ -55,7 +75,7 @@ public static class Daemon
                 PrintStats(router);
                 if (options.Verbose) ReportMemory();
             },
-            onReload: () => log.LogWarning("SIGHUP: reloading the config is not supported yet; restart to apply changes"));
+            onReload: reloader.Request);
 
         Timer? memory = null;
         if (options.Verbose)
@@ -71,12 +91,14 @@ public static class Daemon
                 string.Join(", ", servers), settings.CacheTtl, settings.Timeout);
         }
         log.LogInformation("listening on {Where}", where);
+        if (metrics != null) log.LogInformation("metrics on http://{Where}/metrics", EffectiveSettings.Show(settings.Metrics!.Address, settings.Metrics.Port));
         SdNotify.Send("READY=1");
 
         server.RunAsync(signals.Stop).GetAwaiter().GetResult();
 
         SdNotify.Send("STOPPING=1");
         memory?.Dispose();
+        metrics?.Dispose();
         PrintStats(router);
         routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         log.LogInformation("stopped");

@@ -88,8 +88,12 @@ public sealed class MxResolver
 
         if (_cacheTtlMs > 0 && _cache.TryGetValue(name, out var entry)
             && Environment.TickCount64 < entry.FreshUntil)
+        {
+            Metrics.CacheHit();
             return new ValueTask<Routing.MxAnswer>(entry.Answer);
+        }
 
+        Metrics.CacheMiss();
         return new ValueTask<Routing.MxAnswer>(SharedQuery(name));
     }
 
@@ -148,6 +152,7 @@ public sealed class MxResolver
     private async Task<Routing.MxAnswer> QueryAsync(string name)
     {
         long now = Environment.TickCount64;
+        long started = Metrics.DnsStarted();
         string? failure;
         try
         {
@@ -159,6 +164,7 @@ public sealed class MxResolver
                 Store(name, answer, ttl, now);
                 if (_log.IsEnabled(LogLevel.Debug))
                     _log.LogDebug("MX {Name}: {Answer} (ttl {Ttl} s)", name, Describe(answer), ttl);
+                Metrics.DnsQuery(started, failed: false);
                 return answer;
             }
             failure = RcodeName(code) + " for " + name;
@@ -172,9 +178,11 @@ public sealed class MxResolver
         {
             failure = "DNS error for " + name + ": " + e.GetType().Name;
         }
+        Metrics.DnsQuery(started, failed: true);
 
         if (_cacheTtlMs > 0 && _cache.TryGetValue(name, out var stale) && Environment.TickCount64 < stale.KeepUntil)
         {
+            Metrics.CacheStale();
             _log.LogWarning("{Failure}; using the cached answer", failure);
             return stale.Answer;
         }

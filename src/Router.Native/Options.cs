@@ -32,6 +32,7 @@ public sealed class Options
     public bool Check { get; private set; }
     public string? Explain { get; private set; }
     public int? Simulate { get; private set; }
+    public IPEndPoint? Metrics { get; private set; }
     public bool Version { get; private set; }
     public bool Help { get; private set; }
 
@@ -49,6 +50,7 @@ public sealed class Options
         "  --explain ADDRESS        print how ADDRESS would be routed (domain, MX hosts, the rule\n" +
         "                           that matched, target, relay, the exact reply line); no server\n" +
         "  --simulate N             make N picks in every group and print the stats table\n" +
+        "  --metrics ADDR:PORT      serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)\n" +
         "  --version                print the version and exit\n" +
         "  --help                   print this help and exit\n";
 
@@ -128,6 +130,9 @@ public sealed class Options
                 case "--simulate":
                     o.Simulate = ParseCount(name, Value());
                     break;
+                case "--metrics":
+                    o.Metrics = ParseListen(name, Value());
+                    break;
                 case "--version":
                     NoValue();
                     o.Version = true;
@@ -183,6 +188,40 @@ public sealed class Options
         if (!TryParseIp(bare, out _))
             throw new UsageException(flag, "not an IP address: " + Quote(text));
         return bare;
+    }
+
+    /// <summary>ADDR:PORT to listen on: 127.0.0.1:9120, [::1]:9120, localhost:9120, 0.0.0.0:9120.</summary>
+    public static IPEndPoint ParseListen(string flag, string text)
+    {
+        string host, port;
+        if (text.StartsWith('['))
+        {
+            int close = text.IndexOf(']');
+            if (close < 0 || close + 1 >= text.Length || text[close + 1] != ':')
+                throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+            host = text.Substring(0, close + 1);
+            port = text.Substring(close + 2);
+        }
+        else
+        {
+            int colon = text.LastIndexOf(':');
+            if (colon <= 0 || text.IndexOf(':') != colon)
+                throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+            host = text.Substring(0, colon);
+            port = text.Substring(colon + 1);
+        }
+        if (!TryParseInt(port, out int p) || p < 1 || p > 65535)
+            throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+        string address;
+        try
+        {
+            address = ParseHost(flag, host);
+        }
+        catch (UsageException)
+        {
+            throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+        }
+        return new IPEndPoint(IPAddress.Parse(address), p);
     }
 
     /// <summary>

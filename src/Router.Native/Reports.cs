@@ -60,7 +60,7 @@ public static class Reports
         var state = new RoutingState(config);
         FSharpOption<Config.Relay> relay = FSharpOption<Config.Relay>.None;
         if (decision is Routing.Decision.PickFrom pick)
-            relay = FSharpOption<Config.Relay>.Some(state.Pick(pick.Item1));
+            relay = FSharpOption<Config.Relay>.Some(state.Pick(pick.Item1)!);
         else if (decision is Routing.Decision.Direct direct)
             relay = FSharpOption<Config.Relay>.Some(direct.Item1);
         return Explain.render(key, mx, decision, relay);

@@ -22,7 +22,7 @@ public sealed class RouterService
 
     public RoutingState State => _state;
 
-    /// <summary>Reload (a later issue) calls this with the new config's state.</summary>
+    /// <summary>Reload calls this with the new config's state (see RoutingState.Retire).</summary>
     public void Replace(RoutingState state) => _state = state;
 
     public MxResolver Resolver => _resolver;
@@ -40,15 +40,16 @@ public sealed class RouterService
         }
         var malformed = (TcpTable.Request.Malformed)request;
         if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("malformed request: {Reason}", malformed.reason);
+        Metrics.Lookup(400);
         return new ValueTask<byte[]>(TcpTable.encode(TcpTable.Reply.NewTempFail(malformed.reason)));
     }
 
     private async ValueTask<byte[]> AnswerLater(Address.Key key, ValueTask<Routing.MxAnswer> mx) =>
         Answer(key, await mx.ConfigureAwait(false));
 
-    private byte[] Answer(Address.Key key, Routing.MxAnswer mx)
+    private byte[] Answer(Address.Key key, Routing.MxAnswer mx, RoutingState? retired = null)
     {
-        var state = _state;
+        var state = retired ?? _state;
         var decision = Routing.decide(state.Config, key, mx);
         Config.Relay? relay = null;
         string target;
@@ -56,6 +57,8 @@ public sealed class RouterService
         {
             case Routing.Decision.PickFrom pick:
                 relay = state.Pick(pick.Item1);
+                // A reload retired the state during this lookup: decide again on the new config.
+                if (relay == null) return Answer(key, mx, state.Successor);
                 target = pick.Item1.Name;
                 break;
             case Routing.Decision.Direct direct:
@@ -72,6 +75,7 @@ public sealed class RouterService
         }
         var reply = Routing.reply(decision, relay == null ? FSharpOption<Config.Relay>.None : FSharpOption<Config.Relay>.Some(relay));
         var bytes = TcpTable.encode(reply);
+        Metrics.Lookup(reply);
         _routingLog?.Write(key.Text, target, relay?.Address);
         if (_log.IsEnabled(LogLevel.Debug))
             _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, target, Explain.replyLine(reply));

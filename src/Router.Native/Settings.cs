@@ -15,6 +15,8 @@ public sealed class EffectiveSettings
     public required int Timeout { get; init; }
     public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
     public string? LogFile { get; init; }
+    /// <summary>--metrics / config.metrics; null: no metrics endpoint.</summary>
+    public IPEndPoint? Metrics { get; init; }
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -49,6 +51,19 @@ public sealed class EffectiveSettings
             }
         }
 
+        IPEndPoint? metrics = options.Metrics;
+        if (metrics == null && file.Metrics?.Value is { } metricsText && metricsText.Trim().Length > 0)
+        {
+            try
+            {
+                metrics = Options.ParseListen("config.metrics", metricsText.Trim());
+            }
+            catch (UsageException e)
+            {
+                errors.Add(where + e.Message);
+            }
+        }
+
         string? logFile = file.LogFile?.Value;
         if (logFile != null && logFile.Trim().Length == 0) logFile = null;
 
@@ -60,6 +75,7 @@ public sealed class EffectiveSettings
             Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
             DnsServers = dns,
             LogFile = logFile,
+            Metrics = metrics,
         };
     }
 
