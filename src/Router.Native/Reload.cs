@@ -107,7 +107,7 @@ public sealed class Reloader
         var restarted = Reload.restarted(next, carried);
         _log.LogInformation(
             "reloaded {Path}: {Groups} groups, {Rules} rules; WRR position kept: {Kept}; restarted: {Restarted}",
-            path, next.Groups.Length + 1, next.Rules.Length,
+            path, next.Groups.Length, next.Rules.Length,
             kept.IsEmpty ? "none" : string.Join(", ", kept),
             restarted.IsEmpty ? "none" : string.Join(", ", restarted));
         Metrics.Reloaded(succeeded: true);
