@@ -16,10 +16,13 @@
  *   conns= served_conns=
  * served_conns counts the connections that got at least one reply.
  *
+ * With -n COUNT, it stops after COUNT requests (or SECONDS, whichever comes first): that
+ * is how a cache gets filled with exactly COUNT domains.
+ *
  * With -u (unique keys), a warning on standard error says when the keys ran out and
  * some were sent twice: a cache-miss run needs a key file longer than the run.
  *
- * usage: loadgen [-u] [-t THREADS] HOST PORT CONNS SECONDS KEYFILE
+ * usage: loadgen [-u] [-n COUNT] [-t THREADS] HOST PORT CONNS SECONDS KEYFILE
  * build: gcc -O2 -pthread -o loadgen loadgen.c */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -47,6 +50,8 @@ static size_t *keylen;
 static long nkeys;
 static atomic_long nextkey;
 static atomic_int stop;
+static atomic_int running; /* worker threads still at work */
+static long limit;         /* -n: requests to send in all, 0 = no limit */
 static struct sockaddr_in target;
 
 typedef struct {
@@ -62,6 +67,7 @@ typedef struct {
   pthread_t th;
   conn_t *conns;
   int n;
+  int active; /* connections still sending (they stop when -n is reached) */
   long requests, c200, c400, c500, other, errors;
   uint32_t *lat; /* microseconds, one per reply */
   long nlat, caplat;
@@ -92,10 +98,13 @@ static void record(worker_t *w, uint64_t dt_ns) {
   w->lat[w->nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
-/* Send the next key. Returns 0, or -1 when the write failed. */
+/* Send the next key. Returns 0, 1 when -n requests have been sent already, or -1 when
+ * the write failed. */
 static int send_next(conn_t *c) {
   char req[4200];
-  long i = atomic_fetch_add_explicit(&nextkey, 1, memory_order_relaxed) % nkeys;
+  long i = atomic_fetch_add_explicit(&nextkey, 1, memory_order_relaxed);
+  if (limit && i >= limit) { c->waiting = 0; return 1; }
+  i %= nkeys;
   size_t len = keylen[i];
   if (len > sizeof req - 6) len = sizeof req - 6;
   memcpy(req, "get ", 4);
@@ -130,11 +139,14 @@ static void redial(worker_t *w, conn_t *c, int ep) {
     struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
-  if (send_next(c) < 0) w->errors++;
+  int r = send_next(c);
+  if (r < 0) w->errors++;
+  if (r > 0) w->active--;
 }
 
 /* Bytes arrived on c (already appended to c->buf, c->got updated). Consume complete
- * replies; after each, send the next request. Returns -1 when the stream is broken. */
+ * replies; after each, send the next request. Returns -1 when the stream is broken, 1
+ * when this connection has nothing more to send. */
 static int on_data(worker_t *w, conn_t *c, uint64_t t) {
   for (;;) {
     char *lf = memchr(c->buf, '\n', c->got);
@@ -162,14 +174,20 @@ static void *run_blocking(void *arg) { /* one connection: plain blocking reads *
   conn_t *c = &w->conns[0];
   struct timeval tv = {.tv_sec = 0, .tv_usec = 200000}; /* wake to see the stop flag */
   setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (send_next(c) < 0) redial(w, c, -1);
-  while (!atomic_load_explicit(&stop, memory_order_relaxed) && c->fd >= 0) {
+  w->active = 1;
+  int r = send_next(c);
+  if (r < 0) redial(w, c, -1);
+  else if (r > 0) w->active = 0;
+  while (!atomic_load_explicit(&stop, memory_order_relaxed) && c->fd >= 0 && w->active) {
     ssize_t k = recv(c->fd, c->buf + c->got, MAXREPLY - c->got, 0);
     if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (k <= 0) { redial(w, c, -1); continue; }
     c->got += (int)k;
-    if (on_data(w, c, now_ns()) < 0) redial(w, c, -1);
+    r = on_data(w, c, now_ns());
+    if (r < 0) redial(w, c, -1);
+    else if (r > 0) w->active = 0;
   }
+  atomic_fetch_sub(&running, 1);
   return 0;
 }
 
@@ -182,20 +200,27 @@ static void *run_epoll(void *arg) { /* several connections: one epoll set */
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
   }
-  for (int i = 0; i < w->n; i++)
-    if (send_next(&w->conns[i]) < 0) redial(w, &w->conns[i], ep);
+  w->active = w->n;
+  for (int i = 0; i < w->n; i++) {
+    int r = send_next(&w->conns[i]);
+    if (r < 0) redial(w, &w->conns[i], ep);
+    else if (r > 0) w->active--;
+  }
   struct epoll_event evs[256];
-  while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+  while (!atomic_load_explicit(&stop, memory_order_relaxed) && w->active > 0) {
     int n = epoll_wait(ep, evs, 256, 100);
     uint64_t t = now_ns();
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
       ssize_t k = recv(c->fd, c->buf + c->got, MAXREPLY - c->got, 0);
       if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (k <= 0 || (c->got += (int)k, on_data(w, c, t) < 0)) redial(w, c, ep);
+      int r = k <= 0 ? -1 : (c->got += (int)k, on_data(w, c, t));
+      if (r < 0) redial(w, c, ep);
+      else if (r > 0) w->active--;
     }
   }
   close(ep);
+  atomic_fetch_sub(&running, 1);
   return 0;
 }
 
@@ -230,14 +255,15 @@ static void load_keys(const char *path) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: loadgen [-u] [-t THREADS] HOST PORT CONNS SECONDS KEYFILE\n");
+  fprintf(stderr, "usage: loadgen [-u] [-n COUNT] [-t THREADS] HOST PORT CONNS SECONDS KEYFILE\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int threads = 0, unique = 0, opt;
-  while ((opt = getopt(argc, argv, "ut:")) != -1) {
+  while ((opt = getopt(argc, argv, "un:t:")) != -1) {
     if (opt == 't') threads = atoi(optarg);
+    else if (opt == 'n') limit = atol(optarg);
     else if (opt == 'u') unique = 1;
     else usage();
   }
@@ -277,11 +303,15 @@ int main(int argc, char **argv) {
     at += n;
   }
 
-  uint64_t t0 = now_ns();
+  atomic_store(&running, threads);
+  uint64_t t0 = now_ns(), t1 = t0 + (uint64_t)(seconds * 1e9);
   for (int t = 0; t < threads; t++)
     pthread_create(&ws[t].th, 0, ws[t].n == 1 ? run_blocking : run_epoll, &ws[t]);
-  struct timespec nap = {.tv_sec = (time_t)seconds, .tv_nsec = (long)((seconds - (time_t)seconds) * 1e9)};
-  while (nanosleep(&nap, &nap) < 0 && errno == EINTR) {}
+  for (uint64_t t = t0; t < t1 && atomic_load(&running) > 0; t = now_ns()) {
+    uint64_t left = t1 - t;
+    struct timespec nap = {.tv_sec = 0, .tv_nsec = left < 10000000 ? (long)left : 10000000};
+    nanosleep(&nap, 0);
+  }
   atomic_store(&stop, 1);
   double elapsed = (now_ns() - t0) / 1e9;
   for (int t = 0; t < threads; t++) pthread_join(ws[t].th, 0);
@@ -303,6 +333,7 @@ int main(int argc, char **argv) {
   long served = 0;
   for (int i = 0; i < nconns; i++) served += conns[i].served > 0;
   long used = atomic_load(&nextkey);
+  if (limit && used > limit) used = limit;
   if (unique && used > nkeys)
     fprintf(stderr, "loadgen: warning: %ld requests for %ld keys: keys were reused\n", used, nkeys);
   printf("requests=%ld seconds=%.2f rps=%.0f p50_us=%u p99_us=%u max_us=%u ok200=%ld tmp400=%ld "
