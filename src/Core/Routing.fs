@@ -23,10 +23,43 @@ type Decision =
     | Defer of reason: string
 
 /// Routes a key: "*" is refused; a DNS failure defers; else the rules decide.
-let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision = failwith "todo"
+let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision =
+    let route (hosts: string list) =
+        let target, reason = Rules.decide config key hosts
+
+        match target with
+        | NoResult -> Refuse(NoResultText, Some reason)
+        | ToServer name ->
+            match config.Relays |> Array.tryFind (fun r -> r.Name = name) with
+            | Some relay -> Direct(relay, reason)
+            | None -> Defer("unknown server " + name)
+        | ToGroup name ->
+            match tryGroup config name with
+            | Some group -> PickFrom(group, reason)
+            | None -> Defer("unknown group " + name)
+
+    if key.IsWildcard then
+        Refuse(NoResultText, None)
+    else
+        match mx with
+        | DnsFailure reason -> Defer reason
+        | NotQueried -> route []
+        | Hosts records -> route (Rules.sortHosts records)
 
 /// The reply for a decision once a relay has been picked (None for Refuse/Defer).
-let reply (decision: Decision) (relay: Relay option) : TcpTable.Reply = failwith "todo"
+let reply (decision: Decision) (relay: Relay option) : TcpTable.Reply =
+    match decision with
+    | PickFrom _ ->
+        match relay with
+        | Some picked -> TcpTable.Found picked.Address
+        | None -> TcpTable.TempFail "no relay picked"
+    | Direct(direct, _) -> TcpTable.Found (relay |> Option.defaultValue direct).Address
+    | Refuse(text, _) -> TcpTable.NotFound text
+    | Defer reason -> TcpTable.TempFail reason
 
 /// Text of a target for logs: the group or server name, or "NO RESULT".
-let renderTarget (target: Target) : string = failwith "todo"
+let renderTarget (target: Target) : string =
+    match target with
+    | ToGroup name
+    | ToServer name -> name
+    | NoResult -> NoResultText

@@ -20,15 +20,107 @@ type Reply =
     | NotFound of text: string    // 500
     | TempFail of reason: string  // 400
 
+let private hexDigits = "0123456789ABCDEF"
+
+let private needsEscape (b: byte) =
+    b = byte '%' || b = byte ' ' || b < 0x20uy || b >= 0x7fuy
+
+let private hexValue (b: byte) : int =
+    if b >= byte '0' && b <= byte '9' then int b - int '0'
+    elif b >= byte 'a' && b <= byte 'f' then int b - int 'a' + 10
+    elif b >= byte 'A' && b <= byte 'F' then int b - int 'A' + 10
+    else -1
+
 /// %XX-encodes '%', space, control bytes (< 0x20, 0x7f) and bytes >= 0x80.
-let encodeBytes (bytes: ReadOnlySpan<byte>) : string = failwith "todo"
+let encodeBytes (bytes: ReadOnlySpan<byte>) : string =
+    let sb = Text.StringBuilder(bytes.Length + 8)
+
+    for i in 0 .. bytes.Length - 1 do
+        let b = bytes[i]
+
+        if needsEscape b then
+            sb.Append('%').Append(hexDigits[int b >>> 4]).Append(hexDigits[int b &&& 0xf]) |> ignore
+        else
+            sb.Append(char b) |> ignore
+
+    sb.ToString()
 
 /// Decodes %XX (hex, either case); Error on a bad escape.
-let decodeBytes (text: ReadOnlySpan<byte>) : Result<byte[], string> = failwith "todo"
+let decodeBytes (text: ReadOnlySpan<byte>) : Result<byte[], string> =
+    let out = Array.zeroCreate<byte> text.Length
+    let mutable n = 0
+    let mutable i = 0
+    let mutable error = None
+
+    while error.IsNone && i < text.Length do
+        let b = text[i]
+
+        if b = byte '%' then
+            if i + 2 >= text.Length then
+                error <- Some "truncated %XX escape"
+            else
+                let hi = hexValue text[i + 1]
+                let lo = hexValue text[i + 2]
+
+                if hi < 0 || lo < 0 then
+                    error <- Some "bad %XX escape"
+                else
+                    out[n] <- byte (hi * 16 + lo)
+                    n <- n + 1
+                    i <- i + 3
+        else
+            out[n] <- b
+            n <- n + 1
+            i <- i + 1
+
+    match error with
+    | Some e -> Error e
+    | None -> Ok(Array.sub out 0 n)
+
+let private getPrefix = "get "B
 
 /// Parses one request line (LF removed; a trailing CR removed here).
-let parse (line: ReadOnlySpan<byte>) : Request = failwith "todo"
+let parse (line: ReadOnlySpan<byte>) : Request =
+    let line =
+        if line.Length > 0 && line[line.Length - 1] = byte '\r' then
+            line.Slice(0, line.Length - 1)
+        else
+            line
+
+    if line.Length > MaxLine then
+        Malformed "request too long"
+    elif not (line.StartsWith(ReadOnlySpan getPrefix)) then
+        Malformed "unknown command"
+    else
+        match decodeBytes (line.Slice getPrefix.Length) with
+        | Error e -> Malformed e
+        | Ok key when key.Length = 0 -> Malformed "empty key"
+        | Ok key when Array.contains 0uy key -> Malformed "NUL byte in key"
+        | Ok key when not (Text.Unicode.Utf8.IsValid(ReadOnlySpan key)) -> Malformed "key is not UTF-8"
+        | Ok key -> Get(Text.Encoding.UTF8.GetString key)
+
+/// Cuts encoded text to at most `max` bytes without splitting a %XX escape.
+let private truncate (max: int) (encoded: string) : string =
+    if encoded.Length <= max then
+        encoded
+    else
+        let cut =
+            if max >= 1 && encoded[max - 1] = '%' then max - 1
+            elif max >= 2 && encoded[max - 2] = '%' then max - 2
+            else max
+
+        encoded.Substring(0, cut)
 
 /// Encodes a reply: three digits, space, %XX-encoded text, LF; at most MaxLine bytes.
 /// Never 200 with empty text (that becomes a 400).
-let encode (reply: Reply) : byte[] = failwith "todo"
+let encode (reply: Reply) : byte[] =
+    let status, text =
+        match reply with
+        | Found "" -> "400", "empty relay"
+        | Found relay -> "200", relay
+        | NotFound text -> "500", text
+        | TempFail reason -> "400", reason
+
+    let encoded = encodeBytes (ReadOnlySpan(Text.Encoding.UTF8.GetBytes text))
+    let body = truncate (MaxLine - 5) encoded
+    Text.Encoding.ASCII.GetBytes(status + " " + body + "\n")

@@ -1,6 +1,5 @@
-using DnsClient;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
-using YamlDotNet.Serialization;
 
 namespace Router.Native;
 
@@ -8,23 +7,58 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        using var lf = LoggerFactory.Create(b => b.AddSimpleConsole());
-        var log = lf.CreateLogger("router");
-        log.LogInformation("start {N}", args.Length);
-        var lookup = new LookupClient(new LookupClientOptions(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 53)) { UseCache = false, Timeout = TimeSpan.FromSeconds(1), Retries = 0 });
-        var d = new StaticDeserializerBuilder(new YamlContext()).Build();
-        var doc = d.Deserialize<Doc>("a: b");
-        Console.WriteLine(doc.A);
-        if (args.Length > 0) {
-            var r = lookup.Query(args[0], QueryType.MX);
-            foreach (var mx in r.Answers.MxRecords()) Console.WriteLine(mx.Exchange.Value);
+        Options options;
+        try
+        {
+            options = Options.Parse(args);
         }
-        return 0;
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine(Cli.Prefix + e.Message);
+            return 2;
+        }
+        if (options.Help)
+        {
+            Console.Out.Write(Options.Usage);
+            return 0;
+        }
+        if (options.Version)
+        {
+            Console.Out.WriteLine(Cli.VersionText);
+            return 0;
+        }
+
+        var loaded = ConfigLoader.Load(options.ConfigPath);
+        foreach (var line in loaded.Warnings) Console.Error.WriteLine(line);
+        foreach (var line in loaded.Errors) Console.Error.WriteLine(line);
+        if (loaded.Config is not { } config) return 1;
+
+        var errors = new List<string>();
+        var settings = EffectiveSettings.Resolve(options, config, errors);
+        if (errors.Count > 0)
+        {
+            foreach (var line in errors) Console.Error.WriteLine(line);
+            return 1;
+        }
+
+        if (options.Check)
+        {
+            Console.Out.Write(Reports.CheckSummary(config));
+            return 0;
+        }
+        if (options.Simulate is { } picks)
+        {
+            Console.Out.Write(RoutingState.Simulate(config, picks));
+            return 0;
+        }
+
+        using var logging = Logging.Create(options.Verbose, options.Quiet);
+        if (options.Explain is { } address)
+        {
+            var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
+            Console.Out.Write(Reports.ExplainAsync(config, resolver, address).GetAwaiter().GetResult());
+            return 0;
+        }
+        return Daemon.Run(config, settings, options, logging);
     }
 }
-
-[YamlDotNet.Serialization.YamlStaticContext]
-[YamlSerializable(typeof(Doc))]
-public partial class YamlContext : YamlDotNet.Serialization.StaticContext { }
-
-public class Doc { [YamlMember(Alias = "a")] public string? A { get; set; } }

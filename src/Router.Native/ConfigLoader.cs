@@ -1,0 +1,205 @@
+using Microsoft.FSharp.Collections;
+using Router.Core;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.Serialization;
+
+namespace Router.Native;
+
+/// <summary>What reading and validating the config file gave: a config, or error lines.</summary>
+public sealed class LoadedConfig
+{
+    public Config.Config? Config { get; init; }
+    /// <summary>Rendered warnings (the config is still usable).</summary>
+    public List<string> Warnings { get; } = new();
+    /// <summary>Rendered errors; non-empty exactly when Config is null.</summary>
+    public List<string> Errors { get; } = new();
+}
+
+/// <summary>
+/// Reads the YAML file into the core's <see cref="Config.Node"/> tree (order, duplicates and
+/// positions kept) through YamlDotNet's static deserializer, then lets the core validate it.
+/// The shell checks nothing about the shape: that is the core's job.
+/// </summary>
+public static class ConfigLoader
+{
+    public static LoadedConfig Load(string path)
+    {
+        var result = new LoadedConfig();
+        string text;
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                result.Errors.Add(Cli.Prefix + "cannot read config file " + path + ": is a directory");
+                return result;
+            }
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e)
+        {
+            result.Errors.Add(Cli.Prefix + "cannot read config file " + path + ": " + Cli.Describe(e));
+            return result;
+        }
+        return Validate(path, text);
+    }
+
+    public static LoadedConfig Validate(string path, string text)
+    {
+        Config.Node root;
+        try
+        {
+            root = Parse(text);
+        }
+        catch (YamlException e)
+        {
+            var failed = new LoadedConfig();
+            failed.Errors.Add(Config.render(Diagnostic(path, e.Start, YamlMessage(e))));
+            return failed;
+        }
+        catch (InvalidOperationException e)
+        {
+            var failed = new LoadedConfig();
+            failed.Errors.Add(path + ": error: cannot read YAML: " + e.Message);
+            return failed;
+        }
+
+        var validated = Config.validate(path, root);
+        if (validated.IsOk)
+        {
+            var (config, warnings) = validated.ResultValue;
+            var ok = new LoadedConfig { Config = config };
+            foreach (var w in warnings) ok.Warnings.Add(Config.render(w));
+            return ok;
+        }
+        var bad = new LoadedConfig();
+        foreach (var d in validated.ErrorValue)
+        {
+            if (d.Severity.IsError) bad.Errors.Add(Config.render(d));
+            else bad.Warnings.Add(Config.render(d));
+        }
+        if (bad.Errors.Count == 0) bad.Errors.Add(path + ": error: invalid configuration");
+        return bad;
+    }
+
+    /// <summary>The YAML text as a node tree; a file with no document is a null scalar.</summary>
+    public static Config.Node Parse(string text)
+    {
+        var deserializer = new StaticDeserializerBuilder(new YamlContext())
+            .WithTypeConverter(new NodeTreeConverter())
+            .Build();
+        var tree = deserializer.Deserialize<NodeTree?>(new StringReader(text));
+        return tree?.GetRoot() ?? Config.Node.NewScalar("", true, new Config.Pos(1, 1));
+    }
+
+    private static Config.Diagnostic Diagnostic(string file, Mark mark, string message) =>
+        new(file, Pos(mark), Config.Severity.Error, message);
+
+    internal static Config.Pos Pos(Mark mark) =>
+        new((int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
+
+    /// <summary>YamlDotNet prefixes its messages with "(Line: 1, Col: 2, Idx: 3) - (...): ".</summary>
+    private static string YamlMessage(YamlException e)
+    {
+        string m = e.Message;
+        if (m.StartsWith("(Line:", StringComparison.Ordinal))
+        {
+            int cut = m.IndexOf("): ", StringComparison.Ordinal);
+            if (cut >= 0)
+            {
+                int second = m.IndexOf("): ", cut + 3, StringComparison.Ordinal);
+                if (m.AsSpan(cut + 3).StartsWith("(Line:") && second >= 0) cut = second;
+                m = m.Substring(cut + 3);
+            }
+        }
+        m = m.Trim();
+        return m.Length == 0 ? "invalid YAML" : m;
+    }
+}
+
+/// <summary>The whole document, as the type converter built it.</summary>
+public sealed class NodeTree
+{
+    public NodeTree() { }
+    public NodeTree(Config.Node root) => _root = root;
+    // A field behind a method: the static generator must not try to map the core's union.
+    private readonly Config.Node? _root;
+    public Config.Node? GetRoot() => _root;
+}
+
+/// <summary>
+/// Builds a <see cref="Config.Node"/> tree straight from the parser's events, so nothing
+/// about the Python tool's dynamic keys has to be known here. Aliases resolve to the node
+/// their anchor names (shared, not copied, so alias bombs cost nothing).
+/// </summary>
+public sealed class NodeTreeConverter : IYamlTypeConverter
+{
+    public bool Accepts(Type type) => type == typeof(NodeTree);
+
+    public object? ReadYaml(IParser parser, Type type, ObjectDeserializer rootDeserializer)
+    {
+        var anchors = new Dictionary<string, Config.Node>(StringComparer.Ordinal);
+        return new NodeTree(Read(parser, anchors, 0));
+    }
+
+    public void WriteYaml(IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
+        throw new NotSupportedException("the config is never written");
+
+    private const int MaxDepth = 64;
+
+    private static Config.Node Read(IParser parser, Dictionary<string, Config.Node> anchors, int depth)
+    {
+        if (parser.TryConsume<AnchorAlias>(out var alias))
+        {
+            if (anchors.TryGetValue(alias.Value.Value, out var target)) return target;
+            throw new YamlException(alias.Start, alias.End, "unknown alias *" + alias.Value.Value);
+        }
+        if (parser.TryConsume<Scalar>(out var scalar))
+        {
+            bool plain = scalar.Style == ScalarStyle.Plain && scalar.Tag.IsEmpty;
+            var node = Config.Node.NewScalar(scalar.Value, plain, ConfigLoader.Pos(scalar.Start));
+            Remember(anchors, scalar.Anchor, node);
+            return node;
+        }
+        if (depth >= MaxDepth)
+        {
+            parser.Accept<ParsingEvent>(out var deep);
+            throw new YamlException(deep?.Start ?? Mark.Empty, deep?.End ?? Mark.Empty, "nested too deeply");
+        }
+        if (parser.TryConsume<SequenceStart>(out var seqStart))
+        {
+            var items = new List<Config.Node>();
+            while (!parser.TryConsume<SequenceEnd>(out _))
+                items.Add(Read(parser, anchors, depth + 1));
+            var node = Config.Node.NewSequence(ListModule.OfSeq(items), ConfigLoader.Pos(seqStart.Start));
+            Remember(anchors, seqStart.Anchor, node);
+            return node;
+        }
+        if (parser.TryConsume<MappingStart>(out var mapStart))
+        {
+            var entries = new List<Tuple<Config.Node, Config.Node>>();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                var key = Read(parser, anchors, depth + 1);
+                var value = Read(parser, anchors, depth + 1);
+                entries.Add(Tuple.Create(key, value));
+            }
+            var node = Config.Node.NewMapping(ListModule.OfSeq(entries), ConfigLoader.Pos(mapStart.Start));
+            Remember(anchors, mapStart.Anchor, node);
+            return node;
+        }
+        parser.Accept<ParsingEvent>(out var unexpected);
+        throw new YamlException(unexpected?.Start ?? Mark.Empty, unexpected?.End ?? Mark.Empty,
+            "unexpected YAML event");
+    }
+
+    private static void Remember(Dictionary<string, Config.Node> anchors, AnchorName anchor, Config.Node node)
+    {
+        if (!anchor.IsEmpty) anchors[anchor.Value] = node;
+    }
+}
+
+/// <summary>The assembly's one YamlDotNet static context (STYLE.md).</summary>
+[YamlStaticContext]
+[YamlSerializable(typeof(NodeTree))]
+public partial class YamlContext : StaticContext { }

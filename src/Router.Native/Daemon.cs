@@ -1,0 +1,103 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Router.Native;
+
+/// <summary>The server mode: wires resolver, routing state, routing log, listener and signals.</summary>
+public static class Daemon
+{
+    private static readonly TimeSpan MemoryReportEvery = TimeSpan.FromSeconds(300);
+
+    public static int Run(Router.Core.Config.Config config, EffectiveSettings settings, Options options, ILoggerFactory logging)
+    {
+        var log = logging.CreateLogger("router");
+
+        RoutingLog? routingLog = null;
+        if (settings.LogFile is { } path)
+        {
+            try
+            {
+                routingLog = RoutingLog.Open(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                Console.Error.WriteLine(Cli.Prefix + "cannot open log file " + path + ": " + Cli.Describe(e));
+                return 1;
+            }
+        }
+
+        var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
+        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"));
+        string where = EffectiveSettings.Show(settings.Host, settings.Port);
+        Server server;
+        try
+        {
+            server = Server.Listen(settings.Host, settings.Port, router, settings.Timeout, logging.CreateLogger("server"));
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            Console.Error.WriteLine(Cli.Prefix + "cannot listen on " + where + ": " + Cli.Describe(e));
+            routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return 1;
+        }
+
+        using var signals = new Signals(
+            printStats: () => PrintStats(router),
+            onReload: () => log.LogWarning("SIGHUP: reloading the config is not supported yet; restart to apply changes"));
+
+        Timer? memory = null;
+        if (options.Verbose)
+        {
+            memory = new Timer(_ => log.LogDebug(
+                    "resident memory {Rss} KiB, {Entries} cache entries, {Connections} open connections",
+                    ResidentKiB(), resolver.CacheEntries, server.OpenConnections),
+                null, MemoryReportEvery, MemoryReportEvery);
+        }
+
+        if (log.IsEnabled(LogLevel.Debug))
+        {
+            var servers = new List<string>();
+            foreach (var ns in resolver.NameServers) servers.Add(ns.ToString());
+            log.LogDebug("DNS servers: {Servers}; cache ttl {Ttl} s; idle timeout {Timeout} s",
+                string.Join(", ", servers), settings.CacheTtl, settings.Timeout);
+        }
+        log.LogInformation("listening on {Where}", where);
+        SdNotify.Send("READY=1");
+
+        server.RunAsync(signals.Stop).GetAwaiter().GetResult();
+
+        SdNotify.Send("STOPPING=1");
+        memory?.Dispose();
+        PrintStats(router);
+        routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        log.LogInformation("stopped");
+        return 0;
+    }
+
+    private static readonly object StatsLock = new();
+
+    private static void PrintStats(RouterService router)
+    {
+        string table = router.State.RenderStats();
+        lock (StatsLock)
+        {
+            Console.Out.Write(table);
+            Console.Out.Flush();
+        }
+    }
+
+    /// <summary>Resident set size from /proc/self/statm, else the working set.</summary>
+    private static long ResidentKiB()
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+            if (fields.Length > 1 && long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out long pages))
+                return pages * Environment.SystemPageSize / 1024;
+        }
+        catch (IOException)
+        {
+        }
+        return Environment.WorkingSet / 1024;
+    }
+}

@@ -1,0 +1,254 @@
+using System.Globalization;
+using System.Net;
+
+namespace Router.Native;
+
+/// <summary>A bad flag or value: one line on stderr, exit status 2.</summary>
+public sealed class UsageException(string flag, string message) : Exception(flag + ": " + message)
+{
+    public string Flag { get; } = flag;
+}
+
+/// <summary>
+/// The command line as given. Values the user did not give stay null, so that the
+/// config file's <c>config:</c> section can supply them (the command line wins).
+/// </summary>
+public sealed class Options
+{
+    public const string DefaultConfig = "/etc/postfix/postfix-mx-smart-router.yaml";
+    public const int DefaultPort = 10099;
+    public const string DefaultHost = "127.0.0.1";
+    public const int DefaultCacheTtl = 3600;
+    public const int DefaultTimeout = 600;
+
+    public string ConfigPath { get; private set; } = DefaultConfig;
+    public int? Port { get; private set; }
+    public string? Host { get; private set; }
+    public int? CacheTtl { get; private set; }
+    public int? Timeout { get; private set; }
+    public bool Verbose { get; private set; }
+    public bool Quiet { get; private set; }
+    public List<IPEndPoint> DnsServers { get; } = new();
+    public bool Check { get; private set; }
+    public string? Explain { get; private set; }
+    public int? Simulate { get; private set; }
+    public bool Version { get; private set; }
+    public bool Help { get; private set; }
+
+    public const string Usage =
+        "usage: postfix-mx-smart-router [options]\n" +
+        "  -c, --config FILE        config file (default /etc/postfix/postfix-mx-smart-router.yaml)\n" +
+        "  -p, --port PORT          tcp_table port (default 10099)\n" +
+        "  -H, --host HOST          address to bind (default 127.0.0.1)\n" +
+        "  --cache-ttl SEC          MX cache lifetime, 0 disables (default 3600)\n" +
+        "  --timeout SEC            idle client timeout, 0 disables (default 600)\n" +
+        "  -v, --verbose            debug logging\n" +
+        "  -q, --quiet              errors only\n" +
+        "  --dns-server ADDR[:PORT] DNS server to ask (repeatable)\n" +
+        "  --check                  validate the config, print a summary, exit 0 or 1\n" +
+        "  --explain ADDRESS        print how ADDRESS would be routed (domain, MX hosts, the rule\n" +
+        "                           that matched, target, relay, the exact reply line); no server\n" +
+        "  --simulate N             make N picks in every group and print the stats table\n" +
+        "  --version                print the version and exit\n" +
+        "  --help                   print this help and exit\n";
+
+    /// <summary>Parses the arguments; throws <see cref="UsageException"/> on the first bad one.</summary>
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string name = arg;
+            string? inline = null;
+            if (arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                int eq = arg.IndexOf('=');
+                if (eq > 2)
+                {
+                    name = arg.Substring(0, eq);
+                    inline = arg.Substring(eq + 1);
+                }
+            }
+
+            string Value()
+            {
+                if (inline != null) return inline;
+                if (i + 1 >= args.Length) throw new UsageException(name, "needs a value");
+                return args[++i];
+            }
+
+            void NoValue()
+            {
+                if (inline != null) throw new UsageException(name, "takes no value");
+            }
+
+            switch (name)
+            {
+                case "-c":
+                case "--config":
+                    o.ConfigPath = Value();
+                    if (o.ConfigPath.Length == 0) throw new UsageException(name, "needs a file name");
+                    break;
+                case "-p":
+                case "--port":
+                    o.Port = ParsePort(name, Value());
+                    break;
+                case "-H":
+                case "--host":
+                    o.Host = ParseHost(name, Value());
+                    break;
+                case "--cache-ttl":
+                    o.CacheTtl = ParseSeconds(name, Value());
+                    break;
+                case "--timeout":
+                    o.Timeout = ParseSeconds(name, Value());
+                    break;
+                case "-v":
+                case "--verbose":
+                    NoValue();
+                    o.Verbose = true;
+                    break;
+                case "-q":
+                case "--quiet":
+                    NoValue();
+                    o.Quiet = true;
+                    break;
+                case "--dns-server":
+                    o.DnsServers.Add(ParseDnsServer(name, Value()));
+                    break;
+                case "--check":
+                    NoValue();
+                    o.Check = true;
+                    break;
+                case "--explain":
+                    o.Explain = Value();
+                    if (o.Explain.Length == 0) throw new UsageException(name, "needs an address");
+                    break;
+                case "--simulate":
+                    o.Simulate = ParseCount(name, Value());
+                    break;
+                case "--version":
+                    NoValue();
+                    o.Version = true;
+                    break;
+                case "-h":
+                case "--help":
+                    NoValue();
+                    o.Help = true;
+                    break;
+                default:
+                    if (name.StartsWith('-'))
+                        throw new UsageException(name, "unknown option");
+                    throw new UsageException(Quote(name), "unexpected argument");
+            }
+        }
+
+        if (o.Verbose && o.Quiet)
+            throw new UsageException("--quiet", "cannot be combined with --verbose");
+        int modes = (o.Check ? 1 : 0) + (o.Explain != null ? 1 : 0) + (o.Simulate != null ? 1 : 0);
+        if (modes > 1)
+            throw new UsageException(o.Check ? "--check" : "--explain", "cannot be combined with --explain or --simulate");
+        return o;
+    }
+
+    public static string Quote(string s) => "\"" + s + "\"";
+
+    public static int ParsePort(string flag, string text)
+    {
+        if (!TryParseInt(text, out int port) || port < 1 || port > 65535)
+            throw new UsageException(flag, "not a port number: " + Quote(text));
+        return port;
+    }
+
+    public static int ParseSeconds(string flag, string text)
+    {
+        if (!TryParseInt(text, out int n) || n < 0)
+            throw new UsageException(flag, "not a number of seconds: " + Quote(text));
+        return n;
+    }
+
+    public static int ParseCount(string flag, string text)
+    {
+        if (!TryParseInt(text, out int n) || n < 0)
+            throw new UsageException(flag, "not a count: " + Quote(text));
+        return n;
+    }
+
+    /// <summary>An IP address to bind; "localhost" means the IPv4 loopback.</summary>
+    public static string ParseHost(string flag, string text)
+    {
+        if (text.Equals("localhost", StringComparison.OrdinalIgnoreCase)) return "127.0.0.1";
+        string bare = text.Length > 2 && text[0] == '[' && text[^1] == ']' ? text[1..^1] : text;
+        if (!TryParseIp(bare, out _))
+            throw new UsageException(flag, "not an IP address: " + Quote(text));
+        return bare;
+    }
+
+    /// <summary>
+    /// ADDR[:PORT]: 192.0.2.1, 192.0.2.1:5353, ::1, [::1], [::1]:5353. Port 53 by default.
+    /// </summary>
+    public static IPEndPoint ParseDnsServer(string flag, string text)
+    {
+        string addr = text;
+        int port = 53;
+        if (text.StartsWith('['))
+        {
+            int close = text.IndexOf(']');
+            if (close < 0) throw new UsageException(flag, "not an address[:port]: " + Quote(text));
+            addr = text.Substring(1, close - 1);
+            string rest = text.Substring(close + 1);
+            if (rest.Length > 0)
+            {
+                if (rest[0] != ':' || !TryParseInt(rest.Substring(1), out port) || port < 1 || port > 65535)
+                    throw new UsageException(flag, "not an address[:port]: " + Quote(text));
+            }
+            if (!TryParseIp(addr, out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+                throw new UsageException(flag, "not an address[:port]: " + Quote(text));
+            return new IPEndPoint(v6, port);
+        }
+
+        int colons = 0;
+        foreach (char c in text) if (c == ':') colons++;
+        if (colons == 1)
+        {
+            int colon = text.IndexOf(':');
+            addr = text.Substring(0, colon);
+            if (!TryParseInt(text.Substring(colon + 1), out port) || port < 1 || port > 65535)
+                throw new UsageException(flag, "not an address[:port]: " + Quote(text));
+        }
+        if (!TryParseIp(addr, out var ip))
+            throw new UsageException(flag, "not an address[:port]: " + Quote(text));
+        if (colons == 1 && ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            throw new UsageException(flag, "not an address[:port]: " + Quote(text));
+        return new IPEndPoint(ip, port);
+    }
+
+    /// <summary>IPv6, or IPv4 in dotted-quad form only (IPAddress.Parse takes "1" as 0.0.0.1).</summary>
+    public static bool TryParseIp(string text, out IPAddress ip)
+    {
+        ip = IPAddress.None;
+        if (text.Length == 0) return false;
+        if (!text.Contains(':'))
+        {
+            int dots = 0;
+            foreach (char c in text)
+            {
+                if (c == '.') dots++;
+                else if (c < '0' || c > '9') return false;
+            }
+            if (dots != 3) return false;
+        }
+        if (!IPAddress.TryParse(text, out var parsed)) return false;
+        ip = parsed;
+        return true;
+    }
+
+    private static bool TryParseInt(string text, out int value)
+    {
+        value = 0;
+        if (text.Length == 0 || text.Length > 10) return false;
+        foreach (char c in text) if (c < '0' || c > '9') return false;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.FSharp.Core;
+using Router.Core;
+
+namespace Router.Native;
+
+/// <summary>The terminal modes: --check, --explain and --simulate (no server).</summary>
+public static class Reports
+{
+    /// <summary>--check: relays with weights, groups with shares, rules, default.</summary>
+    public static string CheckSummary(Config.Config config)
+    {
+        var sb = new StringBuilder();
+        sb.Append(config.File).Append(": OK\n");
+        sb.Append("relays: ").Append(config.Relays.Length).Append('\n');
+        int width = 0;
+        foreach (var r in config.Relays) width = Math.Max(width, r.Name.Length);
+        foreach (var r in config.Relays)
+        {
+            sb.Append("  ").Append(r.Name.PadRight(width)).Append("  perc ")
+              .Append(r.Weight.ToString(CultureInfo.InvariantCulture).PadLeft(3))
+              .Append("  ").Append(r.Address).Append('\n');
+        }
+        int groups = 0;
+        foreach (var _ in config.Groups) groups++;
+        sb.Append("groups: ").Append(groups).Append('\n');
+        foreach (var g in config.Groups) AppendGroup(sb, g);
+        int rules = 0;
+        foreach (var _ in config.Rules) rules++;
+        sb.Append("rules: ").Append(rules).Append('\n');
+        sb.Append("default: ");
+        sb.Append(config.Default is { } d ? Routing.renderTarget(d.Value) : "none (all servers)");
+        sb.Append('\n');
+        return sb.ToString();
+    }
+
+    private static void AppendGroup(StringBuilder sb, Config.Group g)
+    {
+        long total = 0;
+        foreach (var m in g.Members) total += m.Weight;
+        sb.Append("  ").Append(g.Name).Append(':');
+        bool first = true;
+        foreach (var m in g.Members)
+        {
+            sb.Append(first ? " " : ", ");
+            first = false;
+            double share = total == 0 ? 0 : m.Weight * 100.0 / total;
+            sb.Append(m.Name).Append(' ').Append(share.ToString("0.0#", CultureInfo.InvariantCulture)).Append('%');
+        }
+        sb.Append('\n');
+    }
+
+    /// <summary>--explain: the same pipeline as a lookup, printed step by step.</summary>
+    public static async Task<string> ExplainAsync(Config.Config config, MxResolver resolver, string address)
+    {
+        var key = Address.ofText(address);
+        var mx = await resolver.LookupAsync(key).ConfigureAwait(false);
+        var decision = Routing.decide(config, key, mx);
+        var state = new RoutingState(config);
+        FSharpOption<Config.Relay> relay = FSharpOption<Config.Relay>.None;
+        if (decision is Routing.Decision.PickFrom pick)
+            relay = FSharpOption<Config.Relay>.Some(state.Pick(pick.Item1));
+        else if (decision is Routing.Decision.Direct direct)
+            relay = FSharpOption<Config.Relay>.Some(direct.Item1);
+        return Explain.render(key, mx, decision, relay);
+    }
+}

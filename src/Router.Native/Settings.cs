@@ -1,0 +1,70 @@
+using System.Net;
+using Router.Core;
+
+namespace Router.Native;
+
+/// <summary>
+/// The values the router runs with: the command line's when given, else the config file's
+/// `config:` section, else the defaults.
+/// </summary>
+public sealed class EffectiveSettings
+{
+    public required int Port { get; init; }
+    public required IPAddress Host { get; init; }
+    public required int CacheTtl { get; init; }
+    public required int Timeout { get; init; }
+    public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
+    public string? LogFile { get; init; }
+
+    /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
+    public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
+    {
+        var file = config.Settings;
+        string where = config.File + ": error: ";
+
+        string hostText = options.Host ?? file.Host?.Value ?? Options.DefaultHost;
+        IPAddress host = IPAddress.Loopback;
+        try
+        {
+            host = IPAddress.Parse(Options.ParseHost("config.host", hostText));
+        }
+        catch (UsageException e)
+        {
+            errors.Add(where + e.Message);
+        }
+
+        var dns = new List<IPEndPoint>(options.DnsServers);
+        if (dns.Count == 0)
+        {
+            foreach (var text in file.DnsServers)
+            {
+                try
+                {
+                    dns.Add(Options.ParseDnsServer("config.dns_server", text));
+                }
+                catch (UsageException e)
+                {
+                    errors.Add(where + e.Message);
+                }
+            }
+        }
+
+        string? logFile = file.LogFile?.Value;
+        if (logFile != null && logFile.Trim().Length == 0) logFile = null;
+
+        return new EffectiveSettings
+        {
+            Port = options.Port ?? file.Port?.Value ?? Options.DefaultPort,
+            Host = host,
+            CacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl,
+            Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
+            DnsServers = dns,
+            LogFile = logFile,
+        };
+    }
+
+    public static string Show(IPAddress host, int port) =>
+        host.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? "[" + host + "]:" + port
+            : host + ":" + port;
+}

@@ -1,0 +1,55 @@
+/// The stats table keeps the Python tool's shape.
+module Router.Core.Tests.StatsTests
+
+open System
+open Xunit
+open Router.Core
+open Router.Core.Config
+open Router.Core.Tests.Tree
+
+[<Fact>]
+let ``the stats table of PRODUCT.md`` () =
+    let config =
+        load (
+            String.Join(
+                "\n",
+                [ "servers:"
+                  "  names:"
+                  "    mx1:"
+                  "      address: relay:[mx1.example.com]:25"
+                  "      perc: 40"
+                  "    mx2:"
+                  "      address: relay:[mx2.example.com]:25"
+                  "      perc: 40"
+                  "    mx3:"
+                  "      address: relay:[mx3.example.com]:25"
+                  "      perc: 20"
+                  "  good: [mx1, mx3]" ]
+            )
+        )
+
+    let table =
+        Stats.render
+            [ { Group = config.Groups.Head; Sent = [| 1234567L; 0L |] }
+              { Group = config.AllServers; Sent = [| 5L; 5L; 2L |] } ]
+
+    let expected =
+        [ "All Servers"
+          "  Name          # Sent |  curr. % / target %"
+          "    mx1              5 |  41.6667 /  40.0000"
+          "    mx2              5 |  41.6667 /  40.0000"
+          "    mx3              2 |  16.6667 /  20.0000"
+          ""
+          "Group good"
+          "  Name          # Sent |  curr. % / target %"
+          "    mx1        1,234,567 | 100.0000 /  66.6667"
+          "    mx3              0 |   0.0000 /  33.3333"
+          "" ]
+
+    Assert.Equal(String.Join("\n", expected), table)
+
+[<Fact>]
+let ``nothing sent shows 0 percent`` () =
+    let config = load (example 0)
+    let table = Stats.render [ { Group = config.AllServers; Sent = Array.zeroCreate 4 } ]
+    Assert.Contains("    mx4              0 |   0.0000 /  50.0000\n", table)

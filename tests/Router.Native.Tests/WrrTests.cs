@@ -1,0 +1,123 @@
+namespace Router.Native.Tests;
+
+/// <summary>Weighted round robin through the socket: exact shares, and no pick lost or taken twice under concurrency.</summary>
+public class WrrTests
+{
+    private const string A = "relay:[a.relay.test]:25";
+    private const string B = "relay:[b.relay.test]:25";
+    private const string C = "relay:[c.relay.test]:25";
+
+    private const string Config = """
+        servers:
+          names:
+            a:
+              address: relay:[a.relay.test]:25
+              perc: 60
+            b:
+              address: relay:[b.relay.test]:25
+              perc: 30
+            c:
+              address: relay:[c.relay.test]:25
+              perc: 10
+          shares: [a, b, c]
+        sender_rules:
+          default: NO RESULT
+          wrr.test: shares
+
+        """;
+
+    private static FakeDns NewDns()
+    {
+        var dns = new FakeDns();
+        dns.SetMx("wrr.test", (10, "mx.wrr.test"));
+        return dns;
+    }
+
+    private static Dictionary<string, int> Tally(IEnumerable<string> replies)
+    {
+        var t = new Dictionary<string, int>();
+        foreach (var r in replies) t[r] = t.GetValueOrDefault(r) + 1;
+        return t;
+    }
+
+    [Fact]
+    public void Weights60_30_10Give60_30_10Over100SequentialPicks()
+    {
+        using var dns = NewDns();
+        using var router = RouterProcess.Start(Config, dns);
+        using var c = router.Connect();
+        var tally = Tally(Enumerable.Range(0, 100).Select(i => c.Get("user" + i + "@wrr.test")));
+        Assert.Equal(60, tally.GetValueOrDefault("200 " + A));
+        Assert.Equal(30, tally.GetValueOrDefault("200 " + B));
+        Assert.Equal(10, tally.GetValueOrDefault("200 " + C));
+        Assert.Equal(3, tally.Count);
+    }
+
+    [Fact]
+    public void EveryPrefixOfThePickSequenceStaysWithinOneOfItsShare()
+    {
+        using var dns = NewDns();
+        using var router = RouterProcess.Start(Config, dns);
+        using var c = router.Connect();
+        var counts = new Dictionary<string, int> { [A] = 0, [B] = 0, [C] = 0 };
+        var weights = new Dictionary<string, double> { [A] = 0.6, [B] = 0.3, [C] = 0.1 };
+        for (var n = 1; n <= 200; n++)
+        {
+            var reply = c.Get("user@wrr.test");
+            Assert.StartsWith("200 ", reply);
+            counts[reply[4..]]++;
+            foreach (var (relay, w) in weights)
+            {
+                // Tijdeman's bound for k = 3 servers: 1 - 1/(2(k-1)) = 0.75.
+                var lag = Math.Abs(counts[relay] - n * w);
+                Assert.True(lag <= 0.75 + 1e-9, "after " + n + " picks " + relay + " has " + counts[relay] + " (share " + n * w + ")");
+            }
+        }
+    }
+
+    [Fact]
+    public void AThousandPicksOverEightConcurrentConnectionsGive600_300_100()
+    {
+        using var dns = NewDns();
+        using var router = RouterProcess.Start(Config, dns);
+        const int connections = 8;
+        const int total = 1000;
+        var replies = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var start = new Barrier(connections);
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var workers = Enumerable.Range(0, connections).Select(w => new Thread(() =>
+        {
+            try
+            {
+                using var c = router.Connect();
+                start.SignalAndWait(TimeSpan.FromSeconds(30));
+                // 1000 = 8 * 125
+                for (var i = 0; i < total / connections; i++) replies.Add(c.Get("w" + w + "-" + i + "@wrr.test"));
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        foreach (var t in workers) Assert.True(t.Join(TimeSpan.FromSeconds(120)), "a worker did not finish");
+        Assert.Empty(failures);
+        var tally = Tally(replies);
+        Assert.Equal(total, replies.Count);
+        Assert.Equal(600, tally.GetValueOrDefault("200 " + A));
+        Assert.Equal(300, tally.GetValueOrDefault("200 " + B));
+        Assert.Equal(100, tally.GetValueOrDefault("200 " + C));
+    }
+
+    [Fact]
+    public void AServerOfWeightZeroIsNeverPicked()
+    {
+        using var dns = NewDns();
+        using var router = RouterProcess.Start(Config.Replace("perc: 10", "perc: 0"), dns);
+        using var c = router.Connect();
+        var tally = Tally(Enumerable.Range(0, 90).Select(_ => c.Get("user@wrr.test")));
+        Assert.Equal(0, tally.GetValueOrDefault("200 " + C));
+        Assert.Equal(60, tally.GetValueOrDefault("200 " + A));
+        Assert.Equal(30, tally.GetValueOrDefault("200 " + B));
+    }
+}
