@@ -159,7 +159,8 @@ free_port dns_port
 dnsmasq --no-daemon --port="$dns_port" --listen-address=127.0.0.1 --bind-interfaces \
   --no-resolv --no-hosts --pid-file= --local-ttl=3600 --local=/miss.test/ \
   --conf-file="$tmp/dnsmasq.conf" --log-facility="$tmp/dnsmasq.log" 2>"$tmp/dnsmasq.err" &
-pids+=($!)
+dns_pid=$!
+pids+=($dns_pid)
 free_port mx_port
 "$tmp/mxdns" "$mx_port" 2>"$tmp/mxdns.err" &
 mx_pid=$!
@@ -170,7 +171,7 @@ for ((i = 0; i < 100; i++)); do
 done
 
 router_flags=()
-timeout 5 "$router" --help 2>&1 | grep -q -- "--cache-size" && router_flags+=(--cache-size 200000)
+timeout 5 "$router" --help 2>&1 | grep -- "--cache-size" >/dev/null && router_flags+=(--cache-size 200000)
 
 # start_router VAR PORT DNSPORT: start the router in the background, PID in VAR.
 start_router() {
@@ -211,19 +212,30 @@ busy_before=$(cpu_busy)
 [[ $(field "$(cat "$tmp/warm.out")" ok200) == 1000 ]] || die "warm-up: $(cat "$tmp/warm.out")"
 
 # ---------------------------------------------------------------- load table
-declare -A res
-# measure NAME PORT CONNS KEYFILE [loadgen flags]: one run, result line in res[NAME].
+declare -A res cpu dns
+hz=$(getconf CLK_TCK)
+# cpu_ticks PID: CPU time the process has used, all threads, in clock ticks.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# measure NAME PORT PID CONNS KEYFILE [loadgen flags]: one run. The loadgen line goes
+# in res[NAME], the server's CPU time per request (µs) in cpu[NAME], and the share of
+# one core dnsmasq used in dns[NAME]. CPU per request hardly depends on other work on the
+# machine, unlike requests per second.
 measure() {
-  local name=$1 port=$2 conns=$3 keys=$4
-  shift 4
+  local name=$1 port=$2 pid=$3 conns=$4 keys=$5 t0 d0 t1 d1 n secs
+  shift 5
+  t0=$(cpu_ticks "$pid") d0=$(cpu_ticks "$dns_pid")
   res[$name]=$("$tmp/loadgen" "${lg_threads[@]}" "$@" 127.0.0.1 "$port" "$conns" "$step" "$keys" 2>>"$tmp/loadgen.err")
-  say "  $name: ${res[$name]}"
+  t1=$(cpu_ticks "$pid") d1=$(cpu_ticks "$dns_pid")
+  n=$(field "${res[$name]}" requests) secs=$(field "${res[$name]}" seconds)
+  cpu[$name]=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')
+  dns[$name]=$(awk -v t=$((d1 - d0)) -v hz="$hz" -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", 100 * t / hz / s; else print 0 }')
+  say "  $name: ${res[$name]} cpu_us_per_req=${cpu[$name]} dnsmasq_core=${dns[$name]}%"
 }
 # best NAME CANDIDATE: keep the run with more requests per second.
 best() {
   local old=${res[$1]:-} new=${res[$2]}
   if [[ -z $old ]] || awk -v a="$(field "$new" rps)" -v b="$(field "$old" rps)" 'BEGIN { exit !(a > b) }'; then
-    res[$1]=$new
+    res[$1]=$new cpu[$1]=${cpu[$2]} dns[$1]=${dns[$2]}
   fi
 }
 
@@ -233,13 +245,13 @@ for kind in hit miss; do
     rows+=("$kind-$c")
     for ((r = 1; r <= repeat; r++)); do
       say "$kind keys, $c connections, run $r/$repeat"
-      measure "f-$kind-$c-$r" "$f_port" "$c" "$tmp/hit.keys"
+      measure "f-$kind-$c-$r" "$f_port" "$f_pid" "$c" "$tmp/hit.keys"
       best "f-$kind-$c" "f-$kind-$c-$r"
       if [[ $kind == hit ]]; then
-        measure "r-$kind-$c-$r" "$r_port" "$c" "$tmp/hit.keys"
+        measure "r-$kind-$c-$r" "$r_port" "$r_pid" "$c" "$tmp/hit.keys"
       else
         miss_keys "$tmp/miss.keys" "c$c-r$r" "$miss_n"
-        measure "r-$kind-$c-$r" "$r_port" "$c" "$tmp/miss.keys" -u
+        measure "r-$kind-$c-$r" "$r_port" "$r_pid" "$c" "$tmp/miss.keys" -u
       fi
       best "r-$kind-$c" "r-$kind-$c-$r"
     done
@@ -250,8 +262,8 @@ rm -f "$tmp/miss.keys"
 say "1000 connections"
 step_saved=$step
 step=5
-measure f-1000 "$f_port" 1000 "$tmp/hit.keys"
-measure r-1000 "$r_port" 1000 "$tmp/hit.keys"
+measure f-1000 "$f_port" "$f_pid" 1000 "$tmp/hit.keys"
+measure r-1000 "$r_port" "$r_pid" 1000 "$tmp/hit.keys"
 step=$step_saved
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 busy_after=$(cpu_busy)
@@ -265,7 +277,7 @@ alloc_note="" gc_note="" alloc_table="" profile=""
 gc_hit="" gc_miss="" allocs_hit="" allocs_miss="" bytes_hit="" bytes_miss=""
 symfile=""
 for s in "$router.dbg" "$router"; do
-  [[ -f $s ]] && nm "$s" 2>/dev/null | grep -q ' RhpNewFast$' && { symfile=$s; break; }
+  [[ -f $s ]] && nm "$s" 2>/dev/null | awk '$3 == "RhpNewFast" { f = 1 } END { exit !f }' && { symfile=$s; break; }
 done
 if [[ $use_perf != 1 ]]; then
   alloc_note="not measured (BENCH_PERF=0)"
@@ -283,9 +295,15 @@ sym_off() {
   local addr
   addr=$(nm "$symfile" | awk -v s="$1" '$3 == s { print $1; exit }')
   [[ -n $addr ]] || return 1
-  readelf -lW "$router" | awk -v a=$((16#$addr)) '
-    $1 == "LOAD" && $7 ~ /E/ { off = strtonum($2); va = strtonum($3); sz = strtonum($6)
-      if (a >= va && a < va + sz) { printf "0x%x\n", a - va + off; exit } }'
+  local type off va pa fsz msz flags
+  while read -r type off va pa fsz msz flags; do
+    [[ $type == LOAD && $flags == *E* ]] || continue
+    if ((16#$addr >= va && 16#$addr < va + msz)); then
+      printf '0x%x\n' $((16#$addr - va + off))
+      return 0
+    fi
+  done < <(readelf -lW "$router")
+  return 1
 }
 
 alloc_syms=(RhpNewFast RhpNewFinalizable RhpNewArrayFast RhpNewPtrArrayFast RhNewString RhpGcAlloc)
@@ -360,6 +378,55 @@ if [[ -z $gc_note ]]; then
   done
 fi
 
+# profile_summary FILE: a perf report (percent, dso, [.], symbol) grouped by what the
+# code does, as a markdown table. The first pattern that matches a symbol wins.
+profile_summary() {
+  awk '
+    { pct = $1; sub(/%/, "", pct); dso = $2; sym = $4
+      if (dso ~ /kernel/) c = "kernel: syscalls, loopback TCP, scheduler"
+      else if (sym ~ /WKS::|SVR::|gc_heap|GCHeap|Rhp?New|RhpGcAlloc|AssignRef|RhpByRef|memset|GCToEE|RhpGcPoll|RhpWaitForGC|RedhawkGCInterface/) c = "GC and allocation"
+      else if (sym ~ /DnsClient/) c = "DnsClient (DNS queries and parsing)"
+      else if (sym ~ /Router_Core|FSharp_Core|Router_Native/) c = "router code: core (F#) and shell (C#)"
+      else if (sym ~ /System_Net_Sockets|SocketAsync|SystemNative_|Interop_Sys|SafeHandle|__libc_recv|__libc_send|__send|__recv|epoll|sendto|recvfrom|^read$|^write$/) c = "sockets: System.Net.Sockets and its epoll engine"
+      else if (sym ~ /System_Threading|Monitor|Timer|ThreadPool|AsyncMethodBuilder|AsyncTaskMethodBuilder|ValueTask|Task_|ExecutionContext|Cancellation|pthread|futex|sched_yield|RhSpinWait|Lock/) c = "async, thread pool, timers, locks"
+      else if (sym ~ /Concurrent|Dictionary|HashSet|List_/) c = "collections (cache lookups)"
+      else if (sym ~ /String|Globalization|Text|Span|Char|memmove|memcpy|memcmp|strlen|IndexOf|Encoding/) c = "strings and bytes"
+      else c = "other runtime and libraries"
+      share[c] += pct; total += pct }
+    END { print "| Where | Share of the router'"'"'s CPU samples |"; print "|---|---|"
+      n = 0; for (c in share) keys[++n] = c
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (share[keys[j]] > share[keys[i]]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
+      for (i = 1; i <= n; i++) printf "| %s | %.1f%% |\n", keys[i], share[keys[i]] }' "$1"
+}
+
+# Syscalls and context switches per cache-hit request, floor against router: how much of
+# the difference is the kernel's doing.
+sys_table=""
+if [[ $use_perf == 1 ]] && command -v perf >/dev/null; then
+  say "syscalls and context switches per request"
+  sys_ev=context-switches
+  perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1 && sys_ev=raw_syscalls:sys_enter,context-switches
+  sys_table="| Cache-hit keys | floor syscalls | router syscalls | floor context switches | router context switches |"$'\n'"|---|---|---|---|---|"
+  for c in 1 16; do
+    row="| $c connections "
+    ((c == 1)) && row="| 1 connection "
+    declare -A per=()
+    for who in f r; do
+      if [[ $who == f ]]; then pid=$f_pid port=$f_port; else pid=$r_pid port=$r_port; fi
+      perf stat -x, -e "$sys_ev" -p "$pid" -o "$tmp/sys-$who-$c.perf" &
+      pp=$!
+      sleep 0.3
+      out=$("$tmp/loadgen" -n 50000 127.0.0.1 "$port" "$c" 30 "$tmp/hit.keys" 2>>"$tmp/loadgen.err")
+      kill -INT "$pp"
+      wait "$pp" 2>/dev/null || true
+      n=$(field "$out" requests)
+      per[$who-sys]=$(awk -F, -v n="$n" '$3 == "raw_syscalls:sys_enter" { printf "%.2f", $1 / n; f = 1 } END { if (!f) printf "n/a" }' "$tmp/sys-$who-$c.perf")
+      per[$who-cs]=$(awk -F, -v n="$n" '$3 == "context-switches" { printf "%.2f", $1 / n; f = 1 } END { if (!f) printf "n/a" }' "$tmp/sys-$who-$c.perf")
+    done
+    sys_table+=$'\n'"$row| ${per[f-sys]} | ${per[r-sys]} | ${per[f-cs]} | ${per[r-cs]} |"
+  done
+fi
+
 if [[ $use_perf == 1 ]] && command -v perf >/dev/null; then
   for kind in hit miss; do
     say "profile: cache-$kind keys, 16 connections"
@@ -372,11 +439,12 @@ if [[ $use_perf == 1 ]] && command -v perf >/dev/null; then
     kill -INT "$pp" 2>/dev/null || true
     wait "$pp" 2>/dev/null || true
     if [[ -s $tmp/perf-$kind.data ]]; then
-      split=$(perf report -i "$tmp/perf-$kind.data" --no-children --stdio -g none --sort dso 2>/dev/null |
-        awk '!/^#/ && NF >= 2 { printf "%s%s %s", (n++ ? ", " : ""), $2, $1 }')
-      top=$(perf report -i "$tmp/perf-$kind.data" --no-children --stdio -g none --sort dso,sym --percent-limit 1 2>/dev/null |
-        awk '!/^#/ && NF' | head -30 | cut -c1-160)
-      profile+=$'\n'"Cache-$kind keys, 16 connections ($(field "$(cat "$tmp/prof-$kind.load")" rps) rps while sampled). Time by binary: $split."$'\n\n```\n'"$top"$'\n```\n'
+      perf report -i "$tmp/perf-$kind.data" --no-children --stdio -g none --sort dso,sym 2>/dev/null |
+        awk '!/^#/ && NF >= 4' >"$tmp/perf-$kind.txt"
+      top=$(grep -v 'kernel.kallsyms' "$tmp/perf-$kind.txt" | head -25 | cut -c1-170)
+      profile+=$'\n'"Cache-$kind keys, 16 connections ($(field "$(cat "$tmp/prof-$kind.load")" rps) rps while sampled):"
+      profile+=$'\n\n'"$(profile_summary "$tmp/perf-$kind.txt")"
+      profile+=$'\n\n'"Top user-space symbols (share of all the router's samples):"$'\n\n```\n'"$top"$'\n```\n'
     fi
   done
   rm -f "$tmp/prof.keys"
@@ -408,21 +476,24 @@ rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 machine="$(nproc) cores, $cpu, Linux $(uname -r), $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM"
 
-table="| Keys | Conns | floor rps | router rps | ratio | p50 µs floor / router | p99 µs floor / router | p99 ratio | max µs floor / router | router replies |"
-table+=$'\n'"|---|---|---|---|---|---|---|---|---|---|"
+table="| Keys | Conns | floor rps | router rps | ratio | p50 µs floor / router | p99 µs floor / router | p99 ratio | max µs floor / router | CPU µs per request floor / router | router replies |"
+table+=$'\n'"|---|---|---|---|---|---|---|---|---|---|---|"
 for row in "${rows[@]}" 1000; do
-  if [[ $row == 1000 ]]; then f=${res[f-1000]} r=${res[r-1000]} kind=hit c=1000
-  else f=${res[f-$row]} r=${res[r-$row]} kind=${row%%-*} c=${row#*-}
+  if [[ $row == 1000 ]]; then fk=f-1000 rk=r-1000 kind=hit c=1000
+  else fk=f-$row rk=r-$row kind=${row%%-*} c=${row#*-}
   fi
+  f=${res[$fk]} r=${res[$rk]}
   replies="200: $(field "$r" ok200)"
   for k in tmp400 no500 other errors; do
     v=$(field "$r" $k)
     [[ $v != 0 ]] && replies+=", ${k//[0-9]/}: $v"
   done
   [[ $(field "$r" served_conns) != "$c" ]] && replies+=", served conns: $(field "$r" served_conns)/$c"
+  [[ $kind == miss ]] && replies+="; dnsmasq ${dns[$rk]}% of a core"
   table+=$'\n'"| cache-$kind | $c | $(field "$f" rps) | $(field "$r" rps) | $(ratio "$(field "$r" rps)" "$(field "$f" rps)") "
   table+="| $(field "$f" p50_us) / $(field "$r" p50_us) | $(field "$f" p99_us) / $(field "$r" p99_us) "
-  table+="| $(ratio "$(field "$r" p99_us)" "$(field "$f" p99_us)") | $(field "$f" max_us) / $(field "$r" max_us) | $replies |"
+  table+="| $(ratio "$(field "$r" p99_us)" "$(field "$f" p99_us)") | $(field "$f" max_us) / $(field "$r" max_us) "
+  table+="| ${cpu[$fk]} / ${cpu[$rk]} | $replies |"
 done
 
 # verdict OK: "met" or "missed"
@@ -479,9 +550,11 @@ body="## Results of the last run
 
 $table
 
-Ratio = router rps / floor rps; p99 ratio = router p99 / floor p99. The cache-miss rows ask
-a new domain each request (dnsmasq answers NXDOMAIN); the floor does no DNS, so it is the
-same server in both halves of the table.
+Ratio = router rps / floor rps; p99 ratio = router p99 / floor p99. CPU µs per request is
+the server's own CPU time (all threads, user + kernel) divided by the requests it answered:
+unlike rps it hardly moves when other work shares the cores. The cache-miss rows ask a new
+domain each request (dnsmasq answers NXDOMAIN, and its own CPU use is shown); the floor
+does no DNS, so it is the same server in both halves of the table.
 
 ### Targets (issue 6)
 
@@ -501,6 +574,13 @@ Allocation helpers called per request, counted with uprobes (RhpGcAlloc = a new 
 allocation context, so bytes per request ≈ its count × 8192):
 
 $alloc_table"
+fi
+if [[ -n $sys_table ]]; then
+  body+="
+
+Per request, counted with \`perf stat\` on each server while it answers 50 000 requests:
+
+$sys_table"
 fi
 if [[ -n $profile ]]; then
   body+="
