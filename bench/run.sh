@@ -273,7 +273,7 @@ rss_after_load=$(rss_kb "$r_pid")
 # Uprobes on the runtime's allocation helpers and on the GC entry point count, from the
 # outside, what the router allocates per request. They need root, perf and the symbols
 # (out/postfix-mx-smart-router.dbg next to the binary, or an unstripped binary).
-alloc_note="" gc_note="" alloc_table="" profile=""
+alloc_note="" gc_note="" alloc_table="" profile="" sites=""
 gc_hit="" gc_miss="" allocs_hit="" allocs_miss="" bytes_hit="" bytes_miss=""
 symfile=""
 for s in "$router.dbg" "$router"; do
@@ -362,6 +362,32 @@ if [[ -z $alloc_note ]]; then
   # RhpGcAlloc runs when a thread's allocation context (about 8 KB) is used up.
   bytes_hit=$(awk -v a="$(event_sum "$tmp/alloc-hit" '^mxbench:RhpGcAlloc$')" -v n="$req_hit" 'BEGIN { printf "%.0f", a * 8192 / n }')
   bytes_miss=$(awk -v a="$(event_sum "$tmp/alloc-miss" '^mxbench:RhpGcAlloc$')" -v n="$req_miss" 'BEGIN { printf "%.0f", a * 8192 / n }')
+
+  # Where the objects come from: the same probes, sampled with call stacks.
+  say "allocation sites"
+  obj_events=$(printf '%s\n' "${alloc_events[@]}" | grep -v RhpGcAlloc | paste -sd, -)
+  miss_keys "$tmp/sites-miss.keys" sites 1000
+  for kind in hit miss; do
+    keys=$tmp/hit.keys flags=()
+    [[ $kind == miss ]] && keys=$tmp/sites-miss.keys flags=(-u)
+    perf record -q -e "$obj_events" -g -p "$r_pid" -o "$tmp/sites-$kind.data" >/dev/null 2>&1 &
+    pp=$!
+    sleep 0.5
+    out=$("$tmp/loadgen" "${flags[@]}" -n 1000 127.0.0.1 "$r_port" 1 60 "$keys" 2>>"$tmp/loadgen.err")
+    kill -INT "$pp" 2>/dev/null || true
+    wait "$pp" 2>/dev/null || true
+    sites+=$'\n'"Cache-$kind request, objects per request by the nearest router function on the stack"
+    sites+=$'\n'"(or, when none, by the function that called the allocation helper):"$'\n'
+    sites+=$(perf script -i "$tmp/sites-$kind.data" -F event,ip,sym 2>/dev/null | awk -v n="$(field "$out" requests)" '
+      function flush() {
+        if (k >= 2) { r = ""; for (i = 2; i <= k; i++) if (f[i] ~ /Router_Core|Router_Native/) { r = f[i]; break }
+          if (r == "") r = "(called from) " f[2]; c[r]++ }
+        k = 0 }
+      /^ *mxbench:/ { flush(); next }
+      NF == 0 { flush(); next }
+      { f[++k] = $2 }
+      END { flush(); for (x in c) printf "%8.2f  %s\n", c[x] / n, x }' | sort -rn | head -15 | cut -c1-150)$'\n'
+  done
 fi
 
 if [[ -z $gc_note ]]; then
@@ -574,6 +600,11 @@ Allocation helpers called per request, counted with uprobes (RhpGcAlloc = a new 
 allocation context, so bytes per request ≈ its count × 8192):
 
 $alloc_table"
+fi
+if [[ -n $sites ]]; then
+  body+="
+
+\`\`\`$sites\`\`\`"
 fi
 if [[ -n $sys_table ]]; then
   body+="
