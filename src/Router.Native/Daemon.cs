@@ -26,7 +26,7 @@ public static class Daemon
             }
         }
 
-        var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
+        var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
         var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"));
         string where = EffectiveSettings.Show(settings.Host, settings.Port);
         Server server;
@@ -45,8 +45,8 @@ public static class Daemon
         {
             var gc = GC.GetGCMemoryInfo();
             log.LogDebug(
-                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Entries} cache entries, {Connections} open connections",
-                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.CacheEntries, server.OpenConnections);
+                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Cache}, {Connections} open connections",
+                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.DescribeCache(), server.OpenConnections);
         }
 
         using var signals = new Signals(

@@ -49,7 +49,7 @@ public sealed class RouterService
     private byte[] Answer(Address.Key key, Routing.MxAnswer mx)
     {
         var state = _state;
-        var decision = Routing.decide(state.Config, key, mx);
+        var decision = Routing.decideWith(_resolver.FailurePolicy, state.Config, key, mx);
         Config.Relay? relay = null;
         string target;
         switch (decision)

@@ -15,6 +15,7 @@ public sealed class EffectiveSettings
     public required int Timeout { get; init; }
     public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
     public string? LogFile { get; init; }
+    public DnsSettings Dns { get; init; } = new();
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -52,14 +53,25 @@ public sealed class EffectiveSettings
         string? logFile = file.LogFile?.Value;
         if (logFile != null && logFile.Trim().Length == 0) logFile = null;
 
+        int cacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl;
         return new EffectiveSettings
         {
             Port = options.Port ?? file.Port?.Value ?? Options.DefaultPort,
             Host = host,
-            CacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl,
+            CacheTtl = cacheTtl,
             Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
             DnsServers = dns,
             LogFile = logFile,
+            Dns = new DnsSettings
+            {
+                Servers = dns,
+                Timeout = options.DnsTimeout ?? file.DnsTimeout?.Value,
+                Retries = options.DnsRetries ?? file.DnsRetries?.Value,
+                CacheTtl = cacheTtl,
+                CacheSize = options.CacheSize ?? file.CacheSize?.Value ?? DnsSettings.DefaultCacheSize,
+                StaleLimit = options.StaleLimit ?? file.StaleLimit?.Value ?? DnsSettings.DefaultStaleLimit,
+                FailurePolicy = options.DnsFailurePolicy ?? file.DnsFailurePolicy?.Value ?? Router.Core.Config.DnsFailurePolicy.DeferMail,
+            },
         };
     }
 
