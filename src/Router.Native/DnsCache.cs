@@ -23,6 +23,11 @@ public sealed class CacheEntry
     /// <summary>After a failed refresh, DNS is not asked again for this long (RFC 8767's failure recheck).</summary>
     public readonly long RecheckAfterFailure;
 
+    private static long s_stored;
+
+    /// <summary>Order of creation: breaks ties between equal last-use times (oldest first).</summary>
+    public readonly long Sequence = Interlocked.Increment(ref s_stored);
+
     private long _lastUsed;
     private long _retryAfter;
 
@@ -129,9 +134,9 @@ public sealed class DnsCache : IDisposable
             var snapshot = new List<KeyValuePair<string, CacheEntry>>(Count + 16);
             foreach (var pair in _map) snapshot.Add(pair);
             var entries = snapshot.ToArray();
-            var lastUsed = new long[entries.Length];
-            for (int i = 0; i < entries.Length; i++) lastUsed[i] = entries[i].Value.LastUsed;
-            Array.Sort(lastUsed, entries);
+            var order = new (long LastUsed, long Sequence)[entries.Length];
+            for (int i = 0; i < entries.Length; i++) order[i] = (entries[i].Value.LastUsed, entries[i].Value.Sequence);
+            Array.Sort(order, entries);
             int removed = 0;
             for (int i = 0; i < entries.Length && removed < excess; i++)
             {
