@@ -171,21 +171,33 @@ wait_tcp() {
 
 # ---------------------------------------------------------------------------- DNS
 
-# dns_start ARG...: dnsmasq on 127.0.0.1:$DNS_PORT (allocated on first use and kept,
+# dns_start [ARG...]: dnsmasq on 127.0.0.1:$DNS_PORT (allocated on first use and kept,
 # so DNS can be taken away and brought back on the same port). ARGs are dnsmasq
-# options, e.g. --mx-host=alpha.test,mx.a.test,10 --local=/test/. Only local data is
-# served: --no-resolv and no upstream, so nothing ever reaches the system resolver.
+# options, e.g. --mx-host=alpha.test,mx.a.test,10 --local=/test/, remembered for the
+# next call without ARGs. Only local data is served: --no-resolv and no upstream, so
+# nothing ever reaches the system resolver.
 DNS_PORT=
 DNS_PID=
 DNS_ARGS=()
 dns_start() {
     [ $# -gt 0 ] && DNS_ARGS=("$@")
+    _dns_launch "${DNS_ARGS[@]}"
+}
+
+# dns_refusing: a DNS server that is up but has no data and no upstream, as a resolver
+# that lost its upstream: it answers REFUSED at once to every query
+dns_refusing() {
+    dns_stop
+    _dns_launch
+}
+
+_dns_launch() {
     [ -n "$DNS_PORT" ] || port_alloc DNS_PORT
     local logf=$E2E_TMP/dnsmasq.log
     bg_start "$E2E_TMP/dnsmasq.out" dnsmasq --no-daemon --conf-file=/dev/null --pid-file= \
         --port="$DNS_PORT" --listen-address=127.0.0.1 --bind-interfaces \
         --no-resolv --no-hosts --no-negcache --user=root --group=root \
-        --log-queries --log-facility="$logf" "${DNS_ARGS[@]}"
+        --log-queries --log-facility="$logf" "$@"
     DNS_PID=$BG_PID
     local i
     for i in $(seq 100); do
@@ -302,7 +314,8 @@ sinks_total() {
 # MODE plain: smtpd uses the normal trivial-rewrite, so it asks the router too.
 # MODE recommended: smtpd has its own trivial-rewrite without the router's maps
 # (the master.cf lines the README recommends), so only qmgr asks.
-# Extra arguments are main.cf lines such as "transport_maps = tcp:[127.0.0.1]:PORT".
+# Extra arguments are main.cf settings such as "transport_maps = tcp:[127.0.0.1]:PORT"
+# (applied with postconf -e, so they may override the defaults here).
 pf_create() {
     local name=$1 port=$2 mode=$3; shift 3
     local top=$E2E_TMP/$name
@@ -353,7 +366,7 @@ smtp_connect_timeout = 5s
 smtp_address_preference = ipv4
 EOF
     local line
-    for line in "$@"; do printf '%s\n' "$line" >>"$etc/main.cf"; done
+    for line in "$@"; do postconf -c "$etc" -e "$line" || die "postconf $name" "$line"; done
 
     {
         echo "127.0.0.1:$port inet n - n - - smtpd"
@@ -463,7 +476,17 @@ pf_wait_sinks() {
     return 1
 }
 
-pf_flush() { postqueue -c "$(pf_etc "$1")" -f; }
+# pf_flush NAME: postqueue -f, once no message is in flight. A flush that meets a
+# message still being deferred makes qmgr log "skipped, still being delivered" and
+# push that message's next try a minute ahead.
+pf_flush() {
+    local i
+    for i in $(seq 300); do
+        [ "$(pf_queue_count "$1" maildrop incoming active)" = 0 ] && break
+        sleep 0.1
+    done
+    postqueue -c "$(pf_etc "$1")" -f
+}
 
 # ---------------------------------------------------------------------------- sending
 
