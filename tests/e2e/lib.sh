@@ -13,6 +13,8 @@
 #   CI          when set, a missing tool or router binary is a FAIL, never a SKIP
 #   E2E_KEEP    when set, keep the scratch directory (always kept after a failure)
 #   E2E_VERBOSE when set, echo what the helpers do
+#   E2E_TMPDIR  where the scratch directory goes (default /tmp; user postfix must be
+#               able to reach it)
 
 set -u -o pipefail
 
@@ -66,7 +68,8 @@ e2e_init() {
         echo "SKIP $script (missing: ${missing[*]})"
         exit 0
     fi
-    E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/e2e-$script.XXXXXX")
+    # not $TMPDIR: the Postfix daemons (user postfix) must reach it through its parents
+    E2E_TMP=$(mktemp -d "${E2E_TMPDIR:-/tmp}/e2e-$script.XXXXXX")
     chmod 755 "$E2E_TMP"          # Postfix daemons (user postfix) must traverse it
     trap e2e_cleanup EXIT
     trap 'exit 130' INT
