@@ -13,6 +13,7 @@
 #   CI          when set, a missing tool or router binary is a FAIL, never a SKIP
 #   E2E_KEEP    when set, keep the scratch directory (always kept after a failure)
 #   E2E_VERBOSE when set, echo what the helpers do
+#   E2E_TIMEOUT time limit of one script in seconds (default 600), then FAIL
 #   E2E_TMPDIR  where the scratch directory goes (default /tmp; user postfix must be
 #               able to reach it)
 
@@ -74,12 +75,26 @@ e2e_init() {
     trap e2e_cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+    # Watchdog: a hung step (a client waiting forever) must not hang CI. At the limit
+    # it says so, signals this script and ends its children (by parent id), so that
+    # the foreground command returns and the EXIT trap can clean up.
+    (
+        trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+        sleep "${E2E_TIMEOUT:-600}" &
+        sleeper=$!
+        wait "$sleeper"
+        echo "FAIL $script (time limit of ${E2E_TIMEOUT:-600} s reached)"
+        kill -TERM $$
+        pkill -TERM -P $$
+    ) &
+    E2E_WATCHDOG=$!
     log "scratch directory $E2E_TMP, router $ROUTER_BIN"
 }
 
 e2e_cleanup() {
     local rc=$? dir pid
     trap - EXIT
+    [ -n "${E2E_WATCHDOG:-}" ] && kill "$E2E_WATCHDOG" 2>/dev/null && wait "$E2E_WATCHDOG" 2>/dev/null
     for dir in "${E2E_POSTFIX[@]}"; do
         postfix -c "$dir" stop >/dev/null 2>&1 || postfix -c "$dir" abort >/dev/null 2>&1
     done
@@ -414,8 +429,8 @@ pf_log() { echo "$E2E_TMP/$1/maillog"; }
 
 pf_start() {
     local etc=$E2E_TMP/$1/etc out
+    E2E_POSTFIX+=("$etc")     # before the start: a half-started instance is stopped too
     out=$(postfix -c "$etc" start 2>&1) || die "postfix start $1" "$(echo "$out" | tail -3 | tr '\n' ' ')"
-    E2E_POSTFIX+=("$etc")
     local i
     for i in $(seq 100); do
         postfix -c "$etc" status >/dev/null 2>&1 && return 0
