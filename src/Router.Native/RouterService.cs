@@ -46,7 +46,24 @@ public sealed class RouterService
     private async ValueTask<byte[]> AnswerLater(Address.Key key, ValueTask<Routing.MxAnswer> mx) =>
         Answer(key, await mx.ConfigureAwait(false));
 
-    private byte[] Answer(Address.Key key, Routing.MxAnswer mx)
+    /// <summary>
+    /// Routes one key already taken out of a request (socketmap: raw, not yet lower-cased).
+    /// Same rules, WRR state, stats and routing log as the tcp_table path; the caller encodes.
+    /// </summary>
+    public ValueTask<TcpTable.Reply> LookupAsync(string keyText)
+    {
+        var key = Address.ofText(keyText);
+        var mx = _resolver.LookupAsync(key);
+        if (mx.IsCompletedSuccessfully) return new ValueTask<TcpTable.Reply>(Route(key, mx.Result));
+        return RouteLater(key, mx);
+    }
+
+    private async ValueTask<TcpTable.Reply> RouteLater(Address.Key key, ValueTask<Routing.MxAnswer> mx) =>
+        Route(key, await mx.ConfigureAwait(false));
+
+    private byte[] Answer(Address.Key key, Routing.MxAnswer mx) => TcpTable.encode(Route(key, mx));
+
+    private TcpTable.Reply Route(Address.Key key, Routing.MxAnswer mx)
     {
         var state = _state;
         var decision = Routing.decideWith(_resolver.FailurePolicy, state.Config, key, mx);
@@ -71,10 +88,9 @@ public sealed class RouterService
                 break;
         }
         var reply = Routing.reply(decision, relay == null ? FSharpOption<Config.Relay>.None : FSharpOption<Config.Relay>.Some(relay));
-        var bytes = TcpTable.encode(reply);
         _routingLog?.Write(key.Text, target, relay?.Address);
         if (_log.IsEnabled(LogLevel.Debug))
             _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, target, Explain.replyLine(reply));
-        return bytes;
+        return reply;
     }
 }

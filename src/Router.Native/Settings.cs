@@ -16,6 +16,9 @@ public sealed class EffectiveSettings
     public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
     public string? LogFile { get; init; }
     public DnsSettings Dns { get; init; } = new();
+    /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
+    public int? SocketmapPort { get; init; }
+    public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -53,6 +56,26 @@ public sealed class EffectiveSettings
         string? logFile = file.LogFile?.Value;
         if (logFile != null && logFile.Trim().Length == 0) logFile = null;
 
+        int port = options.Port ?? file.Port?.Value ?? Options.DefaultPort;
+        int? socketmapPort = options.SocketmapPort ?? file.SocketmapPort?.Value;
+        if (socketmapPort == port)
+        {
+            errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : where + "config.socketmap_port: ") +
+                "port " + port + " is the tcp_table port too: give socketmap a port of its own");
+        }
+        string socketmapName = options.SocketmapName ?? Options.DefaultSocketmapName;
+        if (options.SocketmapName == null && file.SocketmapName?.Value is { } nameText)
+        {
+            try
+            {
+                socketmapName = Options.ParseSocketmapName("config.socketmap_name", nameText);
+            }
+            catch (UsageException e)
+            {
+                errors.Add(where + e.Message);
+            }
+        }
+
         int cacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl;
         return new EffectiveSettings
         {
@@ -72,6 +95,8 @@ public sealed class EffectiveSettings
                 StaleLimit = options.StaleLimit ?? file.StaleLimit?.Value ?? DnsSettings.DefaultStaleLimit,
                 FailurePolicy = options.DnsFailurePolicy ?? file.DnsFailurePolicy?.Value ?? Router.Core.Config.DnsFailurePolicy.DeferMail,
             },
+            SocketmapPort = socketmapPort,
+            SocketmapName = socketmapName,
         };
     }
 
