@@ -60,3 +60,16 @@ let ``the warning names the README section and the flag`` () =
     Assert.Contains("\"Recommended: one lookup per message\"", text)
     Assert.Contains("--repeat-window", text)
     Assert.Contains("100 of the last 200 lookups", text)
+
+[<Fact>]
+let ``the README has the section the warning names`` () =
+    let rec root (dir: System.IO.DirectoryInfo | null) =
+        match dir with
+        | null -> failwith "no build.sh above the test binary"
+        | d when System.IO.File.Exists(System.IO.Path.Combine(d.FullName, "build.sh")) -> d.FullName
+        | d -> root d.Parent
+
+    let readme =
+        System.IO.File.ReadAllLines(System.IO.Path.Combine(root (System.IO.DirectoryInfo System.AppContext.BaseDirectory), "README.md"))
+
+    Assert.Contains("### " + Doubling.ReadmeSection, readme)
