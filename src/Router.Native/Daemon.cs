@@ -27,7 +27,8 @@ public static class Daemon
         }
 
         var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
-        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"));
+        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"),
+            settings.RepeatWindow);
         string where = EffectiveSettings.Show(settings.Host, settings.Port);
         Server server;
         try
@@ -90,6 +91,8 @@ public static class Daemon
                 string.Join(", ", servers), settings.CacheTtl, settings.Timeout);
         }
         log.LogInformation("listening on {Where}", where);
+        if (router.Window is { } window)
+            log.LogInformation("repeat window {Seconds} s, up to {Capacity} keys", window.Seconds, window.Capacity);
         if (socketmap != null)
             log.LogInformation("socketmap listening on {Where}, map name {Name}", socketmapWhere, settings.SocketmapName);
         SdNotify.Send("READY=1");

@@ -42,6 +42,7 @@ public sealed class Options
     public bool Help { get; private set; }
     public int? SocketmapPort { get; private set; }
     public string? SocketmapName { get; private set; }
+    public int? RepeatWindow { get; private set; }
 
     public const string Usage =
         "usage: postfix-mx-smart-router [options]\n" +
@@ -65,6 +66,9 @@ public sealed class Options
         "  --explain ADDRESS        print how ADDRESS would be routed (domain, MX hosts, the rule\n" +
         "                           that matched, target, relay, the exact reply line); no server\n" +
         "  --simulate N             make N picks in every group and print the stats table\n" +
+        "  --repeat-window SEC      answer a key asked again within SEC once more with the same relay,\n" +
+        "                           without a new pick (Postfix asking twice per message; 0 = off,\n" +
+        "                           the default)\n" +
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
         "  --version                print the version and exit\n" +
@@ -160,6 +164,9 @@ public sealed class Options
                     break;
                 case "--simulate":
                     o.Simulate = ParseCount(name, Value());
+                    break;
+                case "--repeat-window":
+                    o.RepeatWindow = ParseSeconds(name, Value());
                     break;
                 case "--socketmap-port":
                     o.SocketmapPort = ParsePort(name, Value());

@@ -19,6 +19,8 @@ public sealed class EffectiveSettings
     /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
     public int? SocketmapPort { get; init; }
     public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
+    /// <summary>--repeat-window / config.repeat_window in seconds; 0 = off (the default).</summary>
+    public int RepeatWindow { get; init; }
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -97,6 +99,7 @@ public sealed class EffectiveSettings
             },
             SocketmapPort = socketmapPort,
             SocketmapName = socketmapName,
+            RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
         };
     }
 
