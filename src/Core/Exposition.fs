@@ -45,6 +45,7 @@ type Snapshot =
       CacheHits: int64
       CacheMisses: int64
       CacheStale: int64
+      CachePrefetches: int64
       CacheEntries: int64
       OpenConnections: int64
       ReloadsSucceeded: int64
@@ -198,9 +199,10 @@ let families (s: Snapshot) : Family list =
         counter "dns_queries_total" "MX queries sent to DNS." s.DnsQueries
         counter "dns_failures_total" "MX queries that failed (SERVFAIL, REFUSED, time-out, network error)." s.DnsFailures
         histogram "dns_query_duration_seconds" "Time an MX query took, failures included." s.DnsLatency
-        counter "cache_hits_total" "MX lookups answered from the cache." s.CacheHits
-        counter "cache_misses_total" "MX lookups that needed a DNS query." s.CacheMisses
-        counter "cache_stale_total" "DNS failures covered by an expired cached answer." s.CacheStale
+        counter "cache_hits_total" "MX lookups answered from a fresh cache entry." s.CacheHits
+        counter "cache_misses_total" "MX lookups that waited for DNS (answered or failed)." s.CacheMisses
+        counter "cache_stale_total" "MX lookups answered from an expired cache entry because DNS failed." s.CacheStale
+        counter "cache_prefetches_total" "Background queries that refresh an entry before it expires." s.CachePrefetches
         gauge "cache_entries" "Domains in the MX cache." (float s.CacheEntries)
         gauge "open_connections" "Client connections open now." (float s.OpenConnections)
         { Name = Prefix + "reloads_total"

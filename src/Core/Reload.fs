@@ -80,4 +80,8 @@ let needsRestart (previous: Settings) (next: Settings) : string list =
       if previous.Metrics <> next.Metrics then "metrics"
       if previous.Allow <> next.Allow then "allow"
       if previous.MaxConnections <> next.MaxConnections then "max_connections"
-      if previous.CacheSize <> next.CacheSize then "cache_size" ]
+      if previous.CacheSize <> next.CacheSize then "cache_size"
+      if previous.DnsTimeout <> next.DnsTimeout then "dns_timeout"
+      if previous.DnsRetries <> next.DnsRetries then "dns_retries"
+      if previous.StaleLimit <> next.StaleLimit then "stale_limit"
+      if previous.DnsFailurePolicy <> next.DnsFailurePolicy then "dns_failure_policy" ]

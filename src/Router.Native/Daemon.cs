@@ -27,8 +27,9 @@ public static class Daemon
             }
         }
 
-        var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
-        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"));
+        var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
+        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"),
+            settings.RepeatWindow);
         string where = EffectiveSettings.Show(settings.Host, settings.Port);
         Server server;
         try
@@ -41,6 +42,25 @@ public static class Daemon
             routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 1;
         }
+        // socketmap (issue 8): same host, same router, so rules, WRR state and stats are shared.
+        Server? socketmap = null;
+        string socketmapWhere = "";
+        if (settings.SocketmapPort is { } socketmapPort)
+        {
+            socketmapWhere = EffectiveSettings.Show(settings.Host, socketmapPort);
+            try
+            {
+                socketmap = Server.ListenSocketmap(settings.Host, socketmapPort, settings.SocketmapName, router,
+                    settings.Timeout, logging.CreateLogger("socketmap"));
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                Console.Error.WriteLine(Cli.Prefix + "cannot listen on " + socketmapWhere + " (socketmap): " + Cli.Describe(e));
+                server.Dispose();
+                routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return 1;
+            }
+        }
 
         MetricsServer? metrics = null;
         if (settings.Metrics is { } metricsAt)
@@ -48,13 +68,14 @@ public static class Daemon
             try
             {
                 metrics = MetricsServer.Start(metricsAt, () => Exposition.render(Exposition.families(
-                    Metrics.Snapshot(router.State, resolver.CacheEntries, server.OpenConnections))),
+                    Metrics.Snapshot(router.State, resolver, server.OpenConnections + (socketmap?.OpenConnections ?? 0)))),
                     logging.CreateLogger("metrics"));
             }
             catch (System.Net.Sockets.SocketException e)
             {
                 Console.Error.WriteLine(Cli.Prefix + "cannot listen for metrics on " + EffectiveSettings.Show(metricsAt.Address, metricsAt.Port) + ": " + Cli.Describe(e));
                 server.Dispose();
+                socketmap?.Dispose();
                 routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 return 1;
             }
@@ -65,8 +86,8 @@ public static class Daemon
         {
             var gc = GC.GetGCMemoryInfo();
             log.LogDebug(
-                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Entries} cache entries, {Connections} open connections",
-                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.CacheEntries, server.OpenConnections);
+                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Cache}, {Connections} open connections",
+                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.DescribeCache(), server.OpenConnections + (socketmap?.OpenConnections ?? 0));
         }
 
         using var signals = new Signals(
@@ -92,9 +113,16 @@ public static class Daemon
         }
         log.LogInformation("listening on {Where}", where);
         if (metrics != null) log.LogInformation("metrics on http://{Where}/metrics", EffectiveSettings.Show(settings.Metrics!.Address, settings.Metrics.Port));
+        if (router.Window is { } window)
+            log.LogInformation("repeat window {Seconds} s, up to {Capacity} keys", window.Seconds, window.Capacity);
+        if (socketmap != null)
+            log.LogInformation("socketmap listening on {Where}, map name {Name}", socketmapWhere, settings.SocketmapName);
         SdNotify.Send("READY=1");
 
-        server.RunAsync(signals.Stop).GetAwaiter().GetResult();
+        if (socketmap != null)
+            Task.WhenAll(server.RunAsync(signals.Stop), socketmap.RunAsync(signals.Stop)).GetAwaiter().GetResult();
+        else
+            server.RunAsync(signals.Stop).GetAwaiter().GetResult();
 
         SdNotify.Send("STOPPING=1");
         memory?.Dispose();

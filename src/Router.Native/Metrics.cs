@@ -8,7 +8,8 @@ namespace Router.Native;
 /// The router's counters for --metrics: static, lock-free, always counting (a few
 /// uncontended Interlocked increments per lookup; each counter sits on its own cache line
 /// so that cores do not fight over one). The rest of the shell calls the hooks; the
-/// metrics endpoint reads a <see cref="Snapshot"/> and the core renders it.
+/// metrics endpoint reads a <see cref="Snapshot"/> (with the resolver's own cache
+/// counters and the routing state's per-relay counts) and the core renders it.
 /// </summary>
 public static class Metrics
 {
@@ -26,9 +27,6 @@ public static class Metrics
         DnsQueries,
         DnsFailures,
         DnsSumMicros,
-        CacheHits,
-        CacheMisses,
-        CacheStale,
         ReloadsSucceeded,
         ReloadsFailed,
         LastReloadFailed,
@@ -58,15 +56,6 @@ public static class Metrics
     /// <summary>The repeat window gave a key the relay it had (hook for --repeat-window).</summary>
     public static void Repeat() => Add(Cell.Repeats);
 
-    /// <summary>An MX lookup was answered from the cache.</summary>
-    public static void CacheHit() => Add(Cell.CacheHits);
-
-    /// <summary>An MX lookup needed DNS.</summary>
-    public static void CacheMiss() => Add(Cell.CacheMisses);
-
-    /// <summary>DNS failed and an expired cached answer covered it.</summary>
-    public static void CacheStale() => Add(Cell.CacheStale);
-
     /// <summary>When an MX query starts: pass it to <see cref="DnsQuery"/>.</summary>
     public static long DnsStarted() => Stopwatch.GetTimestamp();
 
@@ -89,7 +78,7 @@ public static class Metrics
     }
 
     /// <summary>Everything, as it stands now, for the core to render.</summary>
-    public static Exposition.Snapshot Snapshot(RoutingState state, long cacheEntries, long openConnections)
+    public static Exposition.Snapshot Snapshot(RoutingState state, MxResolver resolver, long openConnections)
     {
         var buckets = new long[DnsBounds.Length + 1];
         for (int i = 0; i < buckets.Length; i++)
@@ -108,10 +97,11 @@ public static class Metrics
             Read(Cell.DnsQueries),
             Read(Cell.DnsFailures),
             new Exposition.Buckets((double[])DnsBounds.Clone(), buckets, Read(Cell.DnsSumMicros) / 1_000_000.0),
-            Read(Cell.CacheHits),
-            Read(Cell.CacheMisses),
-            Read(Cell.CacheStale),
-            cacheEntries,
+            resolver.Hits,
+            resolver.Misses + resolver.Failures,
+            resolver.StaleAnswers,
+            resolver.Prefetches,
+            resolver.CacheEntries,
             openConnections,
             Read(Cell.ReloadsSucceeded),
             Read(Cell.ReloadsFailed),

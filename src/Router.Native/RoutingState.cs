@@ -19,6 +19,8 @@ public sealed class RoutingState
     private readonly Config.Group[] _groups;
     private readonly long[] _positions;
     private readonly long[][] _sent;
+    /// <summary>Answers the repeat window gave again, without a pick.</summary>
+    private readonly long[][] _repeated;
     private readonly Dictionary<Config.Group, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
 
@@ -35,9 +37,11 @@ public sealed class RoutingState
         _groups = groups.ToArray();
         _positions = new long[_groups.Length];
         _sent = new long[_groups.Length][];
+        _repeated = new long[_groups.Length][];
         for (int i = 0; i < _groups.Length; i++)
         {
             _sent[i] = new long[_groups[i].Members.Length];
+            _repeated[i] = new long[_groups[i].Members.Length];
             _index[_groups[i]] = i;
             _byName.TryAdd(_groups[i].Name, i);
         }
@@ -72,22 +76,36 @@ public sealed class RoutingState
     /// <summary>A rule targets a relay directly: it counts in the All Servers block.</summary>
     public void CountDirect(Config.Relay relay) => Count(0, relay);
 
-    private void Count(int g, Config.Relay relay)
+    /// <summary>
+    /// The repeat window answered a key again: counted apart from the picks, in the
+    /// group's block (null: a rule's direct relay, in the All Servers block).
+    /// </summary>
+    public void CountRepeat(Config.Group? group, Config.Relay relay)
     {
+        int g = group == null ? 0 : IndexOf(group);
+        if (g >= 0) Count(repeats: true, g, relay);
+    }
+
+    private void Count(int g, Config.Relay relay) => Count(repeats: false, g, relay);
+
+    private void Count(bool repeats, int g, Config.Relay relay)
+    {
+        var counters = repeats ? _repeated : _sent;
         var members = _groups[g].Members;
         for (int m = 0; m < members.Length; m++)
         {
             if (members[m].Index == relay.Index)
             {
-                if (Interlocked.Increment(ref _sent[g][m]) < 0)
-                    Successor.CountCarried(_groups[g].Name, relay.Name);
+                // Sealed by a reload: the count belongs to the successor.
+                if (Interlocked.Increment(ref counters[g][m]) < 0)
+                    Successor.CountCarried(repeats, _groups[g].Name, relay.Name);
                 return;
             }
         }
     }
 
     /// <summary>A count that reached a retired state: it lands here if the relay is still in that group.</summary>
-    private void CountCarried(string group, string relay)
+    private void CountCarried(bool repeats, string group, string relay)
     {
         if (!_byName.TryGetValue(group, out int g)) return;
         var members = _groups[g].Members;
@@ -95,7 +113,7 @@ public sealed class RoutingState
         {
             if (members[m].Name == relay)
             {
-                Count(g, members[m]);
+                Count(repeats, g, members[m]);
                 return;
             }
         }
@@ -131,13 +149,9 @@ public sealed class RoutingState
 
         // Seal: every pick or count from now on sees a negative value and goes elsewhere.
         var positions = new long[_groups.Length];
-        var sent = new long[_groups.Length][];
-        for (int g = 0; g < _groups.Length; g++)
-        {
-            positions[g] = Interlocked.Exchange(ref _positions[g], Sealed);
-            sent[g] = new long[_sent[g].Length];
-            for (int m = 0; m < sent[g].Length; m++) sent[g][m] = Interlocked.Exchange(ref _sent[g][m], Sealed);
-        }
+        for (int g = 0; g < _groups.Length; g++) positions[g] = Interlocked.Exchange(ref _positions[g], Sealed);
+        var sent = Seal(_sent);
+        var repeated = Seal(_repeated);
 
         for (int g = 0; g < carried.Length && g < successor._groups.Length; g++)
         {
@@ -147,25 +161,41 @@ public sealed class RoutingState
             if (c.KeepPosition) successor._positions[g] = positions[old];
             for (int m = 0; m < c.Counters.Length && m < successor._sent[g].Length; m++)
             {
-                if (c.Counters[m] is { } counter) successor._sent[g][m] = sent[old][counter.Value];
+                if (c.Counters[m] is not { } counter) continue;
+                successor._sent[g][m] = sent[old][counter.Value];
+                successor._repeated[g][m] = repeated[old][counter.Value];
             }
         }
         Volatile.Write(ref _successor, successor);
         return successor;
     }
 
-    /// <summary>Sent counters per group (All Servers first), read now; a retired state answers with its successor's.</summary>
+    private static long[][] Seal(long[][] counters)
+    {
+        var values = new long[counters.Length][];
+        for (int g = 0; g < counters.Length; g++)
+        {
+            values[g] = new long[counters[g].Length];
+            for (int m = 0; m < values[g].Length; m++) values[g][m] = Interlocked.Exchange(ref counters[g][m], Sealed);
+        }
+        return values;
+    }
+
+    /// <summary>Counters per group (All Servers first), read now; a retired state answers with its successor's.</summary>
     public List<Stats.GroupCounts> Counts()
     {
         if (IsRetired) return Successor.Counts();
         var blocks = new List<Stats.GroupCounts>(_groups.Length);
         for (int g = 0; g < _groups.Length; g++)
-        {
-            var snapshot = new long[_sent[g].Length];
-            for (int m = 0; m < snapshot.Length; m++) snapshot[m] = Math.Max(0, Volatile.Read(ref _sent[g][m]));
-            blocks.Add(new Stats.GroupCounts(_groups[g], snapshot));
-        }
+            blocks.Add(new Stats.GroupCounts(_groups[g], Snapshot(_sent[g]), Snapshot(_repeated[g])));
         return blocks;
+    }
+
+    private static long[] Snapshot(long[] counters)
+    {
+        var snapshot = new long[counters.Length];
+        for (int m = 0; m < snapshot.Length; m++) snapshot[m] = Math.Max(0, Volatile.Read(ref counters[m]));
+        return snapshot;
     }
 
     /// <summary>The stats table, as it stands now.</summary>

@@ -15,6 +15,12 @@ public sealed class EffectiveSettings
     public required int Timeout { get; init; }
     public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
     public string? LogFile { get; init; }
+    public DnsSettings Dns { get; init; } = new();
+    /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
+    public int? SocketmapPort { get; init; }
+    public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
+    /// <summary>--repeat-window / config.repeat_window in seconds; 0 = off (the default).</summary>
+    public int RepeatWindow { get; init; }
     /// <summary>--metrics / config.metrics; null: no metrics endpoint.</summary>
     public IPEndPoint? Metrics { get; init; }
 
@@ -67,14 +73,48 @@ public sealed class EffectiveSettings
         string? logFile = file.LogFile?.Value;
         if (logFile != null && logFile.Trim().Length == 0) logFile = null;
 
+        int port = options.Port ?? file.Port?.Value ?? Options.DefaultPort;
+        int? socketmapPort = options.SocketmapPort ?? file.SocketmapPort?.Value;
+        if (socketmapPort == port)
+        {
+            errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : where + "config.socketmap_port: ") +
+                "port " + port + " is the tcp_table port too: give socketmap a port of its own");
+        }
+        string socketmapName = options.SocketmapName ?? Options.DefaultSocketmapName;
+        if (options.SocketmapName == null && file.SocketmapName?.Value is { } nameText)
+        {
+            try
+            {
+                socketmapName = Options.ParseSocketmapName("config.socketmap_name", nameText);
+            }
+            catch (UsageException e)
+            {
+                errors.Add(where + e.Message);
+            }
+        }
+
+        int cacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl;
         return new EffectiveSettings
         {
             Port = options.Port ?? file.Port?.Value ?? Options.DefaultPort,
             Host = host,
-            CacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl,
+            CacheTtl = cacheTtl,
             Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
             DnsServers = dns,
             LogFile = logFile,
+            Dns = new DnsSettings
+            {
+                Servers = dns,
+                Timeout = options.DnsTimeout ?? file.DnsTimeout?.Value,
+                Retries = options.DnsRetries ?? file.DnsRetries?.Value,
+                CacheTtl = cacheTtl,
+                CacheSize = options.CacheSize ?? file.CacheSize?.Value ?? DnsSettings.DefaultCacheSize,
+                StaleLimit = options.StaleLimit ?? file.StaleLimit?.Value ?? DnsSettings.DefaultStaleLimit,
+                FailurePolicy = options.DnsFailurePolicy ?? file.DnsFailurePolicy?.Value ?? Router.Core.Config.DnsFailurePolicy.DeferMail,
+            },
+            SocketmapPort = socketmapPort,
+            SocketmapName = socketmapName,
+            RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
             Metrics = metrics,
         };
     }

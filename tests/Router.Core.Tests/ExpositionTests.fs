@@ -107,6 +107,7 @@ let snapshot (groups: Stats.GroupCounts list) : Exposition.Snapshot =
       CacheHits = 11L
       CacheMisses = 5L
       CacheStale = 1L
+      CachePrefetches = 6L
       CacheEntries = 4L
       OpenConnections = 2L
       ReloadsSucceeded = 1L
@@ -117,11 +118,13 @@ let exampleGroups () =
     let config = load (example 0)
 
     [ { Stats.GroupCounts.Group = config.AllServers
-        Stats.GroupCounts.Sent = [| 5L; 5L; 2L; 0L |] } ]
+        Stats.GroupCounts.Sent = [| 5L; 5L; 2L; 0L |]
+        Stats.GroupCounts.Repeats = [| 0L; 1L; 0L; 0L |] } ]
     @ (config.Groups
        |> List.map (fun g ->
            { Stats.GroupCounts.Group = g
-             Stats.GroupCounts.Sent = Array.create g.Members.Length 1L }))
+             Stats.GroupCounts.Sent = Array.create g.Members.Length 1L
+             Stats.GroupCounts.Repeats = Array.zeroCreate g.Members.Length }))
 
 // ---- examples -----------------------------------------------------------------------
 
@@ -149,6 +152,7 @@ let ``every family of a snapshot parses, with the values given`` () =
     Assert.Equal(11.0, value p (P + "cache_hits_total") [])
     Assert.Equal(5.0, value p (P + "cache_misses_total") [])
     Assert.Equal(1.0, value p (P + "cache_stale_total") [])
+    Assert.Equal(6.0, value p (P + "cache_prefetches_total") [])
     Assert.Equal(4.0, value p (P + "cache_entries") [])
     Assert.Equal(2.0, value p (P + "open_connections") [])
     Assert.Equal(1.0, value p (P + "reloads_total") [ "result", "success" ])
@@ -178,7 +182,10 @@ let ``the histogram is cumulative and ends with +Inf, sum and count`` () =
 [<Fact>]
 let ``a group with no picks yet has current share 0, not NaN`` () =
     let config = load (example 0)
-    let groups = [ { Stats.GroupCounts.Group = config.AllServers; Stats.GroupCounts.Sent = [| 0L; 0L; 0L; 0L |] } ]
+    let groups =
+        [ { Stats.GroupCounts.Group = config.AllServers
+            Stats.GroupCounts.Sent = [| 0L; 0L; 0L; 0L |]
+            Stats.GroupCounts.Repeats = [||] } ]
     let p = parse (Exposition.render (Exposition.decisions groups))
     Assert.Equal(0.0, value p (P + "current_share") [ "group", "All Servers"; "server", "mx1" ])
 
@@ -218,7 +225,12 @@ module Laws =
     let ``the shares of a group sum to 1 (current: once it has picked)`` (sent: uint16 list) =
         let config = load (example 0)
         let sent = (sent @ [ 0us; 0us; 0us; 0us ]) |> List.take 4 |> List.map int64 |> Array.ofList
-        let p = parse (Exposition.render (Exposition.decisions [ { Stats.GroupCounts.Group = config.AllServers; Stats.GroupCounts.Sent = sent } ]))
+        let counts =
+            { Stats.GroupCounts.Group = config.AllServers
+              Stats.GroupCounts.Sent = sent
+              Stats.GroupCounts.Repeats = [||] }
+
+        let p = parse (Exposition.render (Exposition.decisions [ counts ]))
 
         let sum name =
             p.Samples |> List.filter (fun (n, _, _) -> n = P + name) |> List.sumBy (fun (_, _, v) -> v)

@@ -158,7 +158,11 @@ let private noSettings =
       Metrics = None
       Allow = []
       MaxConnections = None
-      CacheSize = None }
+      CacheSize = None
+      DnsTimeout = None
+      DnsRetries = None
+      StaleLimit = None
+      DnsFailurePolicy = None }
 
 let private makeGroup (name: string) (members: Relay array) =
     { Name = name

@@ -313,6 +313,22 @@ public class MetricsTests
     }
 
     [Fact]
+    public void RepeatsOfTheRepeatWindowAreCounted()
+    {
+        using var dns = Dns();
+        var port = RouterProcess.FreePort();
+        using var router = RouterProcess.Start(Config(DefaultAt.First), dns, "--metrics", "127.0.0.1:" + port, "--repeat-window", "60");
+        WaitForPort(port, router);
+        using var c = router.Connect();
+        var first = c.Get("someone@contoso.com");
+        Assert.Equal(first, c.Get("someone@contoso.com"));
+        var s = ScrapeWithCurl(port);
+        Assert.Equal(1, s.Value(P + "repeats_total"));
+        Assert.Equal(1, s.Sum(P + "decisions_total", "group", "good"));
+        Assert.Equal(2, s.Value(P + "lookups_total", ("code", "200")));
+    }
+
+    [Fact]
     public void TheConfigSectionCanTurnMetricsOn()
     {
         using var dns = Dns();
