@@ -40,12 +40,12 @@ sections='
 How a lookup is answered|HOW A LOOKUP IS ANSWERED|optional
 Command line|OPTIONS|required
 Configuration|CONFIGURATION|required
+DNS|DNS|optional
 Postfix setup|POSTFIX SETUP|optional
 Reloading the config|RELOADING THE CONFIG|optional
 Metrics|METRICS|optional
 Stats and the routing log|STATS AND THE ROUTING LOG|optional
 Running it as a service|SYSTEMD|optional
-Security|SECURITY|optional
 '
 
 awk -v version="$version" -v date="$date" -v sections="$sections" '
@@ -133,9 +133,18 @@ BEGIN {
     present[current] = 1
 }
 
-function render(text,    lines, m, i, line, in_code, in_list, para) {
+# A paragraph or list item is gathered first, so that a `code span` or **bold** may run
+# over a line break.
+function flush() {
+    if (pending != "") emit(prefix inline(pending))
+    pending = ""; prefix = ""
+}
+
+function add(text) { pending = pending (pending == "" ? "" : " ") trim(text) }
+
+function render(text,    lines, m, i, line, in_code, in_list, para, num) {
     m = split(text, lines, "\n")
-    in_code = 0; in_list = 0; para = 0
+    in_code = 0; in_list = 0; para = 0; pending = ""; prefix = ""
     for (i = 1; i <= m; i++) {
         line = lines[i]
         if (in_code) {
@@ -144,35 +153,47 @@ function render(text,    lines, m, i, line, in_code, in_list, para) {
             continue
         }
         if (line ~ /^[ \t]*```/) {
+            flush()
             print ".PP"; print ".RS 4"; print ".nf"
             in_code = 1; in_list = 0; para = 0
             continue
         }
-        if (line ~ /^[ \t]*$/) { para = 0; in_list = 0; continue }
+        if (line ~ /^[ \t]*$/) { flush(); para = 0; in_list = 0; continue }
         if (line ~ /^### /) {
+            flush()
             print ".SS " esc_prose(trim(substr(line, 5)))
             para = 1; in_list = 0
             continue
         }
         if (line ~ /^- /) {
+            flush()
             print ".IP \\(bu 2"
-            emit(inline(trim(substr(line, 3))))
+            add(substr(line, 3))
             in_list = 1; para = 1
             continue
         }
         if (line ~ /^[0-9]+\. /) {
+            flush()
             num = line; sub(/\..*/, "", num)
             print ".IP " num ". 4"
             sub(/^[0-9]+\. /, "", line)
-            emit(inline(trim(line)))
+            add(line)
             in_list = 1; para = 1
             continue
         }
-        if (in_list && line ~ /^[ \t]+/) { emit(inline(trim(line))); continue }
-        if (!para) { print ".PP"; para = 1 }
+        if (in_list && line ~ /^[ \t]+- /) {   # a list inside a list item: one line per item
+            flush()
+            print ".br"
+            prefix = "\\(bu "
+            add(substr(trim(line), 3))
+            continue
+        }
+        if (in_list && line ~ /^[ \t]+/) { add(line); continue }
+        if (!para) { flush(); print ".PP"; para = 1 }
         in_list = 0
-        emit(inline(trim(line)))
+        add(line)
     }
+    flush()
     if (in_code) { print ".fi"; print ".RE" }
 }
 
