@@ -22,7 +22,7 @@ let create (every: int64) : Throttle =
 /// One event at `now` (milliseconds, any monotonic origin). Some n when a line is due now:
 /// it stands for n events (this one and the n - 1 held back since the last line); None when
 /// the event is only counted.
-let event (now: int64) (throttle: Throttle) : int64 option * Throttle =
+let onEvent (now: int64) (throttle: Throttle) : int64 option * Throttle =
     if now >= throttle.Next then
         Some(throttle.Pending + 1L),
         { throttle with

@@ -18,12 +18,21 @@ public sealed class EffectiveSettings
     /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
     public int? SocketmapPort { get; init; }
     public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
+    /// <summary>Client networks that may connect; empty means anyone who can reach the (loopback) host.</summary>
+    public IReadOnlyList<Allow.Network> Allow { get; init; } = Array.Empty<Allow.Network>();
+    /// <summary>Most connections open at once, both listeners together.</summary>
+    public int MaxConnections { get; init; } = Options.DefaultMaxConnections;
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
     {
         var file = config.Settings;
         string where = config.File + ": error: ";
+        // FILE:LINE:COL: error: for a value of the config: section, so that every config error names a line.
+        string At(string key) =>
+            config.SettingsAt.TryGetValue(key, out var pos)
+                ? Config.render(new Config.Diagnostic(config.File, pos, Config.Severity.Error, ""))
+                : where;
 
         string hostText = options.Host ?? file.Host?.Value ?? Options.DefaultHost;
         IPAddress host = IPAddress.Loopback;
@@ -33,7 +42,7 @@ public sealed class EffectiveSettings
         }
         catch (UsageException e)
         {
-            errors.Add(where + e.Message);
+            errors.Add(At("host") + e.Message);
         }
 
         var dns = new List<IPEndPoint>(options.DnsServers);
@@ -47,7 +56,7 @@ public sealed class EffectiveSettings
                 }
                 catch (UsageException e)
                 {
-                    errors.Add(where + e.Message);
+                    errors.Add(At("dns_server") + e.Message);
                 }
             }
         }
@@ -59,7 +68,7 @@ public sealed class EffectiveSettings
         int? socketmapPort = options.SocketmapPort ?? file.SocketmapPort?.Value;
         if (socketmapPort == port)
         {
-            errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : where + "config.socketmap_port: ") +
+            errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : At("socketmap_port") + "config.socketmap_port: ") +
                 "port " + port + " is the tcp_table port too: give socketmap a port of its own");
         }
         string socketmapName = options.SocketmapName ?? Options.DefaultSocketmapName;
@@ -71,8 +80,33 @@ public sealed class EffectiveSettings
             }
             catch (UsageException e)
             {
-                errors.Add(where + e.Message);
+                errors.Add(At("socketmap_name") + e.Message);
             }
+        }
+
+        // --allow (issue 7): the command line's list replaces the file's.
+        var allow = new List<Allow.Network>(options.Allow);
+        if (options.Allow.Count == 0)
+        {
+            foreach (var text in file.Allow)
+            {
+                var parsed = Router.Core.Allow.parse(text);
+                if (parsed.IsOk) allow.Add(parsed.ResultValue);
+                else errors.Add(At("allow") + "config.allow: " + parsed.ErrorValue);
+            }
+        }
+        // tcp_table has no authentication: anything but loopback needs an allow-list.
+        if (allow.Count == 0 && errors.Count == 0 && Router.Core.Allow.needsList(host.GetAddressBytes()))
+        {
+            errors.Add((options.Host != null ? Cli.Prefix + "--host " + hostText : At("host") + "config.host " + hostText) +
+                ": not a loopback address, and tcp_table has no authentication: name the client networks that may" +
+                " connect with --allow CIDR (or config.allow), e.g. --allow 192.0.2.0/24");
+        }
+        int maxConnections = options.MaxConnections ?? Options.DefaultMaxConnections;
+        if (options.MaxConnections == null && file.MaxConnections?.Value is { } fileMax)
+        {
+            if (fileMax >= 1) maxConnections = fileMax;
+            else errors.Add(At("max_connections") + "config.max_connections must be 1 or more, not " + fileMax);
         }
 
         return new EffectiveSettings
@@ -85,6 +119,8 @@ public sealed class EffectiveSettings
             LogFile = logFile,
             SocketmapPort = socketmapPort,
             SocketmapName = socketmapName,
+            Allow = allow,
+            MaxConnections = maxConnections,
         };
     }
 
