@@ -38,6 +38,8 @@ public sealed class RoutingLog : IAsyncDisposable
     private string? _openedAs;
     private long _nextCheck;
     private bool _failing;
+    /// <summary>A write failed: the file may end in part of a line.</summary>
+    private bool _mayBeCut;
     private long _dropped;
 
     public string Path { get; }
@@ -158,6 +160,7 @@ public sealed class RoutingLog : IAsyncDisposable
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
             {
                 // The batch stays for the next attempt; lookups go on queueing meanwhile.
+                _mayBeCut |= _writer != null;
                 Close();
                 Failed(e);
                 if (_closing.IsCancellationRequested)
@@ -190,32 +193,40 @@ public sealed class RoutingLog : IAsyncDisposable
         if (lost > 0) _log?.LogError("routing log {Path}: stopping with {Count} lines unwritten", Path, lost);
     }
 
-    /// <summary>Opens the path again; throws as opening does. A line cut by a failed write is ended first.</summary>
+    /// <summary>Opens the path again; throws as opening does.</summary>
     private void Reopen()
     {
-        var stream = OpenStream(Path);
-        try
-        {
-            if (stream.Length > 0 && !EndsWithNewline(Path))
-            {
-                stream.WriteByte((byte)'\n');
-                stream.Flush();
-            }
-        }
-        catch
-        {
-            stream.Dispose();
-            throw;
-        }
-        Attach(stream);
+        if (_mayBeCut) EndWithWholeLine(Path);
+        _mayBeCut = false;
+        Attach(OpenStream(Path));
     }
 
-    private static bool EndsWithNewline(string path)
+    /// <summary>
+    /// A write that failed part-way (disk full) can leave the start of a line at the end of
+    /// the file. The whole batch is written again, so cut that part off: every line stays one
+    /// whole lookup. When no line start is in sight, end the part with an LF instead.
+    /// </summary>
+    private static void EndWithWholeLine(string path)
     {
-        using var read = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        if (read.Length == 0) return true;
-        read.Seek(-1, SeekOrigin.End);
-        return read.ReadByte() == '\n';
+        if (!File.Exists(path)) return;
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        long length = file.Length;
+        if (length == 0) return;
+        int tail = (int)Math.Min(length, Batch * 1024L);
+        var bytes = new byte[tail];
+        file.Seek(length - tail, SeekOrigin.Begin);
+        file.ReadExactly(bytes);
+        if (bytes[^1] == (byte)'\n') return;
+        int lf = Array.LastIndexOf(bytes, (byte)'\n');
+        if (lf < 0)
+        {
+            file.Seek(0, SeekOrigin.End);
+            file.WriteByte((byte)'\n');
+        }
+        else
+        {
+            file.SetLength(length - tail + lf + 1);
+        }
     }
 
     /// <summary>The path no longer names the open file (deleted, renamed, its directory gone): open the path anew.</summary>

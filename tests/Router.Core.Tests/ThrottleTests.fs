@@ -22,7 +22,7 @@ let run (times: int64 list) (every: int64) =
         times
         |> List.fold
             (fun t now ->
-                let line, t' = Throttle.event now t
+                let line, t' = Throttle.onEvent now t
 
                 match line with
                 | Some n -> lines.Add(now, n)
