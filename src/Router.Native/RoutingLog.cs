@@ -38,8 +38,10 @@ public sealed class RoutingLog : IAsyncDisposable
     private string? _openedAs;
     private long _nextCheck;
     private bool _failing;
-    /// <summary>A write failed: the file may end in part of a line.</summary>
+    /// <summary>A write failed: the file may end in part of the batch.</summary>
     private bool _mayBeCut;
+    /// <summary>The file's length before the batch being written; -1 when unknown.</summary>
+    private long _batchStart = -1;
     private long _dropped;
 
     public string Path { get; }
@@ -139,18 +141,23 @@ public sealed class RoutingLog : IAsyncDisposable
             {
                 if (_writer == null) Reopen();
                 else if (Environment.TickCount64 >= _nextCheck) ReopenIfMoved();
+                _batchStart = -1;
+                _batchStart = _stream!.Length; // where to take the batch back from if writing it fails
                 foreach (var line in _batch) _writer!.WriteLine(line);
                 long dropped = Interlocked.Read(ref _dropped);
                 if (dropped != reportedDrops)
                 {
                     _writer!.WriteLine(DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)
                         + " WARNING  routing log full: " + (dropped - reportedDrops) + " lines dropped");
+                }
+                _writer!.Flush();
+                _batch.Clear();
+                if (dropped != reportedDrops)
+                {
                     _log?.LogWarning("routing log {Path}: {Count} lines dropped (the queue of {Capacity} lines was full)",
                         Path, dropped - reportedDrops, Capacity);
                     reportedDrops = dropped;
                 }
-                _writer!.Flush();
-                _batch.Clear();
                 if (_failing)
                 {
                     _failing = false;
@@ -160,7 +167,7 @@ public sealed class RoutingLog : IAsyncDisposable
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
             {
                 // The batch stays for the next attempt; lookups go on queueing meanwhile.
-                _mayBeCut |= _writer != null;
+                if (_writer != null && _batchStart >= 0) _mayBeCut = true;
                 Close();
                 Failed(e);
                 if (_closing.IsCancellationRequested)
@@ -196,21 +203,28 @@ public sealed class RoutingLog : IAsyncDisposable
     /// <summary>Opens the path again; throws as opening does.</summary>
     private void Reopen()
     {
-        if (_mayBeCut) EndWithWholeLine(Path);
+        if (_mayBeCut) TakeBackBatch(Path, _batchStart);
         _mayBeCut = false;
         Attach(OpenStream(Path));
     }
 
     /// <summary>
-    /// A write that failed part-way (disk full) can leave the start of a line at the end of
-    /// the file. The whole batch is written again, so cut that part off: every line stays one
-    /// whole lookup. When no line start is in sight, end the part with an LF instead.
+    /// A write that failed part-way (disk full) can leave some lines of the batch and the
+    /// start of another at the end of the file. The whole batch is written again, so take
+    /// back what it left: every line stays one whole lookup, and none appears twice. When the
+    /// file is shorter than before the batch (replaced meanwhile), only a cut line at its end
+    /// is removed, or ended with an LF when no line start is in sight.
     /// </summary>
-    private static void EndWithWholeLine(string path)
+    private static void TakeBackBatch(string path, long batchStart)
     {
         if (!File.Exists(path)) return;
         using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         long length = file.Length;
+        if (batchStart >= 0 && length >= batchStart)
+        {
+            if (length > batchStart) file.SetLength(batchStart);
+            return;
+        }
         if (length == 0) return;
         int tail = (int)Math.Min(length, Batch * 1024L);
         var bytes = new byte[tail];

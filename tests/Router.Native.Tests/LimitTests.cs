@@ -193,4 +193,40 @@ public class LimitTests
         using var later = router.Connect();
         Assert.Equal(Vip, later.Get("vip@example.com"));
     }
+
+    private static (long Soft, long Hard) OpenFiles(int pid)
+    {
+        var line = File.ReadAllLines("/proc/" + pid + "/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        var fields = line.Substring("Max open files".Length).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (long.Parse(fields[0]), long.Parse(fields[1]));
+    }
+
+    [Fact]
+    public void TheRouterRaisesItsOpenFileLimitAndWarnsWhenTheHardLimitIsBelowMaxConnections()
+    {
+        using var dns = Dns();
+        using var dir = new TempDir();
+        var config = dir.Write("r.yaml", Config(DefaultAt.First));
+        // Started as many init systems start services: a soft limit of 256 under a higher hard one.
+        var port = RouterProcess.FreePort();
+        var args = new[] { "-c", config, "-H", "127.0.0.1", "-p", port.ToString(), "--dns-server", dns.Endpoint };
+        using (var router = new LaunchedRouter(args, System.Net.IPAddress.Loopback, port,
+                   new[] { "sh", "-c", "ulimit -Sn 256 && exec \"$0\" \"$@\"" }))
+        {
+            var (soft, hard) = OpenFiles(router.Pid);
+            Assert.True(hard > 256, "the test needs a hard limit above 256, have " + hard);
+            Assert.Equal(hard, soft);
+            Assert.DoesNotContain("open-file limit", router.Stderr);
+        }
+        // A hard limit too low for --max-connections: said at start.
+        port = RouterProcess.FreePort();
+        args = new[] { "-c", config, "-H", "127.0.0.1", "-p", port.ToString(), "--dns-server", dns.Endpoint, "--max-connections", "1000" };
+        using (var router = new LaunchedRouter(args, System.Net.IPAddress.Loopback, port,
+                   new[] { "sh", "-c", "ulimit -n 300 && exec \"$0\" \"$@\"" }))
+        {
+            Assert.True(Eventually.True(() => router.Stderr.Contains("open-file limit 300")), router.Describe());
+            using var c = router.Connect();
+            Assert.Equal(Vip, c.Get("vip@example.com"));
+        }
+    }
 }

@@ -188,6 +188,7 @@ public sealed class LaunchedRouter : IDisposable
     private readonly StringBuilder stderr = new();
 
     public IReadOnlyList<string> Arguments { get; }
+    public int Port { get; }
     public string Stdout { get { lock (stdout) return stdout.ToString(); } }
     public string Stderr { get { lock (stderr) return stderr.ToString(); } }
     public int Pid => process.Id;
@@ -197,6 +198,7 @@ public sealed class LaunchedRouter : IDisposable
     public LaunchedRouter(IReadOnlyList<string> args, IPAddress probe, int port, IReadOnlyList<string>? wrapper = null)
     {
         Arguments = args;
+        Port = port;
         process = wrapper == null ? RouterProcess.Spawn(args, stdout, stderr) : SpawnWrapped(wrapper, args);
         var sw = Stopwatch.StartNew();
         while (true)
@@ -242,6 +244,8 @@ public sealed class LaunchedRouter : IDisposable
         p.BeginErrorReadLine();
         return p;
     }
+
+    public TcpTableClient Connect() => TcpTableClient.Connect(Port);
 
     public string Describe() =>
         "args: " + string.Join(' ', Arguments) + "\n--- stdout ---\n" + Stdout + "\n--- stderr ---\n" + Stderr;
