@@ -26,8 +26,9 @@ public static class Daemon
             }
         }
 
-        var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
-        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"));
+        var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
+        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"),
+            settings.RepeatWindow);
         string where = EffectiveSettings.Show(settings.Host, settings.Port);
         Server server;
         try
@@ -68,8 +69,8 @@ public static class Daemon
         {
             var gc = GC.GetGCMemoryInfo();
             log.LogDebug(
-                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Entries} cache entries, {Connections} open connections",
-                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.CacheEntries, server.OpenConnections + (socketmap?.OpenConnections ?? 0));
+                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Cache}, {Connections} open connections",
+                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.DescribeCache(), server.OpenConnections + (socketmap?.OpenConnections ?? 0));
         }
 
         using var signals = new Signals(
@@ -98,6 +99,8 @@ public static class Daemon
             log.LogWarning("--max-connections {Max} is close to or above the open-file limit {Files}: raise LimitNOFILE, or connections will fail before the limit",
                 settings.MaxConnections, files);
         log.LogInformation("listening on {Where}", where);
+        if (router.Window is { } window)
+            log.LogInformation("repeat window {Seconds} s, up to {Capacity} keys", window.Seconds, window.Capacity);
         if (socketmap != null)
             log.LogInformation("socketmap listening on {Where}, map name {Name}", socketmapWhere, settings.SocketmapName);
         SdNotify.Send("READY=1");

@@ -31,6 +31,11 @@ public sealed class Options
     public bool Verbose { get; private set; }
     public bool Quiet { get; private set; }
     public List<IPEndPoint> DnsServers { get; } = new();
+    public int? DnsTimeout { get; private set; }
+    public int? DnsRetries { get; private set; }
+    public int? CacheSize { get; private set; }
+    public int? StaleLimit { get; private set; }
+    public Router.Core.Config.DnsFailurePolicy? DnsFailurePolicy { get; private set; }
     public bool Check { get; private set; }
     public string? Explain { get; private set; }
     public int? Simulate { get; private set; }
@@ -41,6 +46,7 @@ public sealed class Options
     /// <summary>--allow networks, in the order given; empty when none was given.</summary>
     public List<Router.Core.Allow.Network> Allow { get; } = new();
     public int? MaxConnections { get; private set; }
+    public int? RepeatWindow { get; private set; }
 
     public const string Usage =
         "usage: postfix-mx-smart-router [options]\n" +
@@ -51,11 +57,22 @@ public sealed class Options
         "  --timeout SEC            idle client timeout, 0 disables (default 600)\n" +
         "  -v, --verbose            debug logging\n" +
         "  -q, --quiet              errors only\n" +
-        "  --dns-server ADDR[:PORT] DNS server to ask (repeatable)\n" +
+        "  --dns-server ADDR[:PORT] DNS server to ask (repeatable); default: /etc/resolv.conf\n" +
+        "  --dns-timeout SEC        wait for one DNS answer (default: resolv.conf's timeout, else 2)\n" +
+        "  --dns-retries N          tries after the first, per server (default: resolv.conf's\n" +
+        "                           attempts - 1, else 2)\n" +
+        "  --cache-size N           most domains cached, 0 disables (default 100000)\n" +
+        "  --stale-limit SEC        how long past expiry a cached answer covers DNS failures,\n" +
+        "                           0 disables (default 86400)\n" +
+        "  --dns-failure-policy P   DNS failed, nothing cached: defer (400, the default) or\n" +
+        "                           default (rules on the address, else the default target)\n" +
         "  --check                  validate the config, print a summary, exit 0 or 1\n" +
         "  --explain ADDRESS        print how ADDRESS would be routed (domain, MX hosts, the rule\n" +
         "                           that matched, target, relay, the exact reply line); no server\n" +
         "  --simulate N             make N picks in every group and print the stats table\n" +
+        "  --repeat-window SEC      answer a key asked again within SEC once more with the same relay,\n" +
+        "                           without a new pick (Postfix asking twice per message; 0 = off,\n" +
+        "                           the default)\n" +
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
         "  --allow CIDR             a client network that may connect (repeatable); required\n" +
@@ -130,6 +147,21 @@ public sealed class Options
                 case "--dns-server":
                     o.DnsServers.Add(ParseDnsServer(name, Value()));
                     break;
+                case "--dns-timeout":
+                    o.DnsTimeout = ParseDnsTimeout(name, Value());
+                    break;
+                case "--dns-retries":
+                    o.DnsRetries = ParseDnsRetries(name, Value());
+                    break;
+                case "--cache-size":
+                    o.CacheSize = ParseCount(name, Value());
+                    break;
+                case "--stale-limit":
+                    o.StaleLimit = ParseSeconds(name, Value());
+                    break;
+                case "--dns-failure-policy":
+                    o.DnsFailurePolicy = ParseDnsFailurePolicy(name, Value());
+                    break;
                 case "--check":
                     NoValue();
                     o.Check = true;
@@ -140,6 +172,9 @@ public sealed class Options
                     break;
                 case "--simulate":
                     o.Simulate = ParseCount(name, Value());
+                    break;
+                case "--repeat-window":
+                    o.RepeatWindow = ParseSeconds(name, Value());
                     break;
                 case "--socketmap-port":
                     o.SocketmapPort = ParsePort(name, Value());
@@ -228,6 +263,27 @@ public sealed class Options
         if (!TryParseInt(text, out int n) || n < 1)
             throw new UsageException(flag, "not a whole number of 1 or more: " + Quote(text));
         return n;
+    }
+
+    public static int ParseDnsTimeout(string flag, string text)
+    {
+        if (!TryParseInt(text, out int n) || n < 1 || n > 300)
+            throw new UsageException(flag, "not a number of seconds from 1 to 300: " + Quote(text));
+        return n;
+    }
+
+    public static int ParseDnsRetries(string flag, string text)
+    {
+        if (!TryParseInt(text, out int n) || n > 10)
+            throw new UsageException(flag, "not a count from 0 to 10: " + Quote(text));
+        return n;
+    }
+
+    public static Router.Core.Config.DnsFailurePolicy ParseDnsFailurePolicy(string flag, string text)
+    {
+        var policy = Router.Core.Config.parseDnsFailurePolicy(text);
+        if (policy == null) throw new UsageException(flag, "not defer or default: " + Quote(text));
+        return policy.Value;
     }
 
     /// <summary>An IP address to bind; "localhost" means the IPv4 loopback.</summary>

@@ -56,7 +56,7 @@ public static class Reports
     {
         var key = Address.ofText(address);
         var mx = await resolver.LookupAsync(key).ConfigureAwait(false);
-        var decision = Routing.decide(config, key, mx);
+        var decision = Routing.decideWith(resolver.FailurePolicy, config, key, mx);
         var state = new RoutingState(config);
         FSharpOption<Config.Relay> relay = FSharpOption<Config.Relay>.None;
         if (decision is Routing.Decision.PickFrom pick)

@@ -11,14 +11,22 @@ public sealed class RouterService
     private readonly MxResolver _resolver;
     private readonly RoutingLog? _routingLog;
     private readonly ILogger _log;
+    /// <summary>--repeat-window on: answers a key's next lookup within the window again.</summary>
+    private readonly RepeatWindow? _window;
+    /// <summary>--repeat-window off: warns when Postfix asks twice per message.</summary>
+    private readonly DoublingWatch? _doubling;
 
-    public RouterService(RoutingState state, MxResolver resolver, RoutingLog? routingLog, ILogger log)
+    public RouterService(RoutingState state, MxResolver resolver, RoutingLog? routingLog, ILogger log, int repeatWindow = 0)
     {
         _state = state;
         _resolver = resolver;
         _routingLog = routingLog;
         _log = log;
+        if (repeatWindow > 0) _window = new RepeatWindow(repeatWindow);
+        else _doubling = new DoublingWatch(log);
     }
+
+    public RepeatWindow? Window => _window;
 
     public RoutingState State => _state;
 
@@ -66,19 +74,18 @@ public sealed class RouterService
     private TcpTable.Reply Route(Address.Key key, Routing.MxAnswer mx)
     {
         var state = _state;
-        var decision = Routing.decide(state.Config, key, mx);
+        var decision = Routing.decideWith(_resolver.FailurePolicy, state.Config, key, mx);
         Config.Relay? relay = null;
         string target;
         switch (decision)
         {
             case Routing.Decision.PickFrom pick:
-                relay = state.Pick(pick.Item1);
-                target = pick.Item1.Name;
+                relay = Decide(state, key.Text, decision, pick.Item1, null, out bool repeatedPick);
+                target = repeatedPick ? pick.Item1.Name + RepeatMarker : pick.Item1.Name;
                 break;
             case Routing.Decision.Direct direct:
-                relay = direct.Item1;
-                state.CountDirect(relay);
-                target = relay.Name;
+                relay = Decide(state, key.Text, decision, null, direct.Item1, out bool repeatedDirect);
+                target = repeatedDirect ? relay.Name + RepeatMarker : relay.Name;
                 break;
             case Routing.Decision.Refuse refuse:
                 target = refuse.text;
@@ -92,5 +99,38 @@ public sealed class RouterService
         if (_log.IsEnabled(LogLevel.Debug))
             _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, target, Explain.replyLine(reply));
         return reply;
+    }
+
+    /// <summary>The routing log's target suffix for an answer the repeat window gave again.</summary>
+    public const string RepeatMarker = " (repeat)";
+
+    /// <summary>
+    /// The relay for a decision that has one: the window's repeat when it holds the key
+    /// (counted as a repeat, no pick), else a pick from the group (or the direct relay),
+    /// counted as a decision.
+    /// </summary>
+    private Config.Relay Decide(RoutingState state, string key, Routing.Decision decision, Config.Group? group,
+        Config.Relay? direct, out bool repeated)
+    {
+        if (_window?.Recall(key, decision) is { } again)
+        {
+            state.CountRepeat(group, again);
+            repeated = true;
+            return again;
+        }
+        Config.Relay relay;
+        if (group != null)
+        {
+            relay = state.Pick(group);
+        }
+        else
+        {
+            relay = direct!;
+            state.CountDirect(relay);
+        }
+        _window?.Remember(key, decision, relay);
+        _doubling?.Observe(key);
+        repeated = false;
+        return relay;
     }
 }

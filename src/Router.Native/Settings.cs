@@ -15,6 +15,7 @@ public sealed class EffectiveSettings
     public required int Timeout { get; init; }
     public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
     public string? LogFile { get; init; }
+    public DnsSettings Dns { get; init; } = new();
     /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
     public int? SocketmapPort { get; init; }
     public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
@@ -22,6 +23,8 @@ public sealed class EffectiveSettings
     public IReadOnlyList<Allow.Network> Allow { get; init; } = Array.Empty<Allow.Network>();
     /// <summary>Most connections open at once, both listeners together.</summary>
     public int MaxConnections { get; init; } = Options.DefaultMaxConnections;
+    /// <summary>--repeat-window / config.repeat_window in seconds; 0 = off (the default).</summary>
+    public int RepeatWindow { get; init; }
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -109,18 +112,30 @@ public sealed class EffectiveSettings
             else errors.Add(At("max_connections") + "config.max_connections must be 1 or more, not " + fileMax);
         }
 
+        int cacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl;
         return new EffectiveSettings
         {
             Port = options.Port ?? file.Port?.Value ?? Options.DefaultPort,
             Host = host,
-            CacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl,
+            CacheTtl = cacheTtl,
             Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
             DnsServers = dns,
             LogFile = logFile,
+            Dns = new DnsSettings
+            {
+                Servers = dns,
+                Timeout = options.DnsTimeout ?? file.DnsTimeout?.Value,
+                Retries = options.DnsRetries ?? file.DnsRetries?.Value,
+                CacheTtl = cacheTtl,
+                CacheSize = options.CacheSize ?? file.CacheSize?.Value ?? DnsSettings.DefaultCacheSize,
+                StaleLimit = options.StaleLimit ?? file.StaleLimit?.Value ?? DnsSettings.DefaultStaleLimit,
+                FailurePolicy = options.DnsFailurePolicy ?? file.DnsFailurePolicy?.Value ?? Router.Core.Config.DnsFailurePolicy.DeferMail,
+            },
             SocketmapPort = socketmapPort,
             SocketmapName = socketmapName,
             Allow = allow,
             MaxConnections = maxConnections,
+            RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
         };
     }
 

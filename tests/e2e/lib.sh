@@ -269,11 +269,14 @@ router_stop() {
     return $rc
 }
 
-# routing_log_keys FILE: the key of every lookup in a routing log, one a line
-# (lines are "DATE TIME LEVEL KEY<TAB>TARGET<TAB>RELAY")
+# routing_log_keys FILE [decisions]: the key of every lookup in a routing log, one a
+# line (lines are "DATE TIME LEVEL KEY<TAB>TARGET<TAB>RELAY"); with "decisions", only
+# the lookups that made a decision, not the repeat window's repeats ("TARGET (repeat)")
 routing_log_keys() {
     [ -f "$1" ] || return 0
-    awk -F'\t' '{ n = split($1, w, " "); print w[n] }' "$1"
+    awk -F'\t' -v only="${2:-}" '
+        only == "decisions" && $2 ~ / \(repeat\)$/ { next }
+        { n = split($1, w, " "); print w[n] }' "$1"
 }
 
 # ---------------------------------------------------------------------------- sinks

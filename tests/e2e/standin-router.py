@@ -9,7 +9,8 @@ failing e2e run can be told apart: harness bug (fails with the stand-in too) or 
 bug (passes with the stand-in). Only the YAML subset that the e2e configs use is read.
 
 Not a product: no config validation, no socketmap. --repeat-window SEC: a key
-answered less than SEC ago gets the same relay again without a new pick. With -v every
+answered less than SEC ago gets the same relay again without a new pick, once (the
+router's consume-once semantics); the routing log marks it "TARGET (repeat)". With -v every
 request and reply goes to standard error; SIGTERM prints the picks per relay.
 """
 import argparse
@@ -120,14 +121,19 @@ class Router:
         if self.window > 0:
             now = time.time()
             with self.lock:
-                hit = self.recent.get(key)
+                hit = self.recent.pop(key, None)  # consume-once, as the router does
                 if hit and now - hit[0] < self.window:
-                    return "200 " + encode(hit[1])
+                    return "200 " + encode(hit[1]) + REPEAT
             relay = self.pick(target)
             with self.lock:
                 self.recent[key] = (now, relay)
             return "200 " + encode(relay)
         return "200 " + encode(self.pick(target))
+
+
+# answer() marks a reply the repeat window gave again; serve() moves the mark to the
+# routing log's target, as the router writes it
+REPEAT = " (repeat)"
 
 
 def mx_query(server, domain):
@@ -215,13 +221,16 @@ def serve(conn, router):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 line = line.rstrip(b"\r").decode("latin-1")
+                target = "-"
                 if line.startswith("get "):
                     reply = router.answer(decode(line[4:]).lower())
+                    if reply.endswith(REPEAT):
+                        reply, target = reply[: -len(REPEAT)], "-" + REPEAT
                 else:
                     reply = "400 bad%20request"
                 if router.log and line.startswith("get "):
                     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-                    router.log.write(stamp + " INFO     " + decode(line[4:]).lower() + "\t-\t" + reply + "\n")
+                    router.log.write(stamp + " INFO     " + decode(line[4:]).lower() + "\t" + target + "\t" + reply + "\n")
                 if router.verbose:
                     print("standin: " + line + " -> " + reply, file=sys.stderr, flush=True)
                 conn.sendall(reply.encode() + b"\n")
