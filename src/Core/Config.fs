@@ -106,7 +106,10 @@ type Config =
       /// Rules in file order, without `default`.
       Rules: Rule list
       Default: Target option
-      Settings: Settings }
+      Settings: Settings
+      /// Where each key of the `config:` section stands (its value's position), so that the
+      /// shell's checks of those values (host, allow ...) can name a line too.
+      SettingsAt: Map<string, Pos> }
 
 /// The name of the implicit group of every relay, as the stats table shows it.
 [<Literal>]
@@ -441,6 +444,20 @@ let private settings (sink: Sink) (section: Node) : Settings =
 
     s
 
+/// The position of each key's value in the `config:` section (the first, for duplicates).
+let private settingPositions (section: Node) : Map<string, Pos> =
+    match section with
+    | Mapping(items, _) ->
+        items
+        |> List.rev
+        |> List.fold
+            (fun positions (key, value) ->
+                match key with
+                | Scalar(text, _, keyPos) -> Map.add text (if isNull value then keyPos else posOf value) positions
+                | _ -> positions)
+            Map.empty
+    | _ -> Map.empty
+
 /// Validates the tree read from `file`. Ok carries the config and its warnings; Error
 /// carries every error found (and the warnings), each with its position.
 let validate (file: string) (root: Node) : Result<Config * Diagnostic list, Diagnostic list> =
@@ -522,7 +539,11 @@ let validate (file: string) (root: Node) : Result<Config * Diagnostic list, Diag
               Groups = groups
               Rules = ruleList
               Default = fallback
-              Settings = config },
+              Settings = config
+              SettingsAt =
+                match tryFind "config" top with
+                | Some(_, _, v) -> settingPositions v
+                | None -> Map.empty },
             warnings
         )
 

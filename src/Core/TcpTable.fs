@@ -124,3 +124,30 @@ let encode (reply: Reply) : byte[] =
     let encoded = encodeBytes (ReadOnlySpan(Text.Encoding.UTF8.GetBytes text))
     let body = truncate (MaxLine - 5) encoded
     Text.Encoding.ASCII.GetBytes(status + " " + body + "\n")
+
+/// What the line framer sees at the start of a connection's unread bytes.
+[<Struct>]
+type Frame =
+    /// No LF yet, and the bytes so far could still be a request: read more.
+    | NeedMore
+    /// One request line: buffer[0 .. length - 1] (the LF excluded; a CR before it is kept,
+    /// `parse` drops it). The line and its LF take `length + 1` bytes of the buffer.
+    | Line of length: int
+    /// The line is longer than MaxLine bytes (without its LF and an optional CR), whether or
+    /// not its LF has arrived: reply 400 and close, the framing cannot be trusted past it.
+    | TooLong
+
+/// Frames the first request line of `buffer`. Looks at no more than MaxLine + 2 bytes, so a
+/// connection never needs to buffer more than that to decide; never throws.
+let frame (buffer: ReadOnlySpan<byte>) : Frame =
+    // MaxLine bytes, a CR and the LF: the furthest an acceptable line's LF can stand.
+    let window = min buffer.Length (MaxLine + 2)
+    let lf = buffer.Slice(0, window).IndexOf(byte '\n')
+
+    if lf >= 0 then
+        let content = if lf > 0 && buffer[lf - 1] = byte '\r' then lf - 1 else lf
+        if content > MaxLine then TooLong else Line lf
+    elif buffer.Length > MaxLine + 1 then
+        TooLong
+    else
+        NeedMore

@@ -18,7 +18,7 @@ public static class Daemon
         {
             try
             {
-                routingLog = RoutingLog.Open(path);
+                routingLog = RoutingLog.Open(path, logging.CreateLogger("routing-log"));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {
@@ -42,6 +42,9 @@ public static class Daemon
             routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 1;
         }
+        // Limits (issue 7): one gate for both listeners, so --max-connections counts them together.
+        var gate = new ConnectionGate(settings.Allow, settings.MaxConnections, logging.CreateLogger("server"));
+        server.Gate = gate;
         // socketmap (issue 8): same host, same router, so rules, WRR state and stats are shared.
         Server? socketmap = null;
         string socketmapWhere = "";
@@ -52,6 +55,7 @@ public static class Daemon
             {
                 socketmap = Server.ListenSocketmap(settings.Host, socketmapPort, settings.SocketmapName, router,
                     settings.Timeout, logging.CreateLogger("socketmap"));
+                socketmap.Gate = gate;
             }
             catch (System.Net.Sockets.SocketException e)
             {
@@ -111,6 +115,10 @@ public static class Daemon
             log.LogDebug("DNS servers: {Servers}; cache ttl {Ttl} s; idle timeout {Timeout} s",
                 string.Join(", ", servers), settings.CacheTtl, settings.Timeout);
         }
+        long files = FileLimit.RaiseToHardLimit();
+        if (files > 0 && files < settings.MaxConnections + 64L)
+            log.LogWarning("--max-connections {Max} is close to or above the open-file limit {Files}: raise LimitNOFILE, or connections will fail before the limit",
+                settings.MaxConnections, files);
         log.LogInformation("listening on {Where}", where);
         if (metrics != null) log.LogInformation("metrics on http://{Where}/metrics", EffectiveSettings.Show(settings.Metrics!.Address, settings.Metrics.Port));
         if (router.Window is { } window)

@@ -21,6 +21,7 @@ public sealed class Options
     public const int DefaultCacheTtl = 3600;
     public const int DefaultTimeout = 600;
     public const string DefaultSocketmapName = "transport";
+    public const int DefaultMaxConnections = 1024;
 
     public string ConfigPath { get; private set; } = DefaultConfig;
     public int? Port { get; private set; }
@@ -43,6 +44,9 @@ public sealed class Options
     public bool Help { get; private set; }
     public int? SocketmapPort { get; private set; }
     public string? SocketmapName { get; private set; }
+    /// <summary>--allow networks, in the order given; empty when none was given.</summary>
+    public List<Router.Core.Allow.Network> Allow { get; } = new();
+    public int? MaxConnections { get; private set; }
     public int? RepeatWindow { get; private set; }
 
     public const string Usage =
@@ -73,6 +77,10 @@ public sealed class Options
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
         "  --metrics ADDR:PORT      serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)\n" +
+        "  --allow CIDR             a client network that may connect (repeatable); required\n" +
+        "                           when --host is not a loopback address\n" +
+        "  --max-connections N      most connections open at once, both listeners together\n" +
+        "                           (default 1024); past it new ones are closed at once\n" +
         "  --version                print the version and exit\n" +
         "  --help                   print this help and exit\n";
 
@@ -179,6 +187,12 @@ public sealed class Options
                 case "--metrics":
                     o.Metrics = ParseListen(name, Value());
                     break;
+                case "--allow":
+                    o.Allow.Add(ParseNetwork(name, Value()));
+                    break;
+                case "--max-connections":
+                    o.MaxConnections = ParseLimit(name, Value());
+                    break;
                 case "--version":
                     NoValue();
                     o.Version = true;
@@ -237,6 +251,22 @@ public sealed class Options
     {
         if (!TryParseInt(text, out int n) || n < 0)
             throw new UsageException(flag, "not a count: " + Quote(text));
+        return n;
+    }
+
+    /// <summary>A network in CIDR notation (a bare address is one host).</summary>
+    public static Router.Core.Allow.Network ParseNetwork(string flag, string text)
+    {
+        var parsed = Router.Core.Allow.parse(text);
+        if (parsed.IsError) throw new UsageException(flag, parsed.ErrorValue);
+        return parsed.ResultValue;
+    }
+
+    /// <summary>A count of at least 1.</summary>
+    public static int ParseLimit(string flag, string text)
+    {
+        if (!TryParseInt(text, out int n) || n < 1)
+            throw new UsageException(flag, "not a whole number of 1 or more: " + Quote(text));
         return n;
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Router.Core;
@@ -6,10 +5,10 @@ using Router.Core;
 namespace Router.Native;
 
 /// <summary>
-/// The socketmap listener (issue 8): the same accept loop, idle timeout and drain as the
-/// tcp_table listener, with a netstring connection loop in place of the line loop. Framing,
-/// parsing and encoding are the core's (<see cref="Socketmap"/>); lookups go through the
-/// same <see cref="RouterService"/>, so rules, WRR state, stats and the routing log are shared.
+/// The socketmap listener (issue 8): the same accept loop, connection loop, limits, idle
+/// timeout and drain as the tcp_table listener (Server.cs), with netstrings in place of lines.
+/// Framing, parsing and encoding are the core's (<see cref="Socketmap"/>); lookups go through
+/// the same <see cref="RouterService"/>, so rules, WRR state, stats and the routing log are shared.
 /// </summary>
 public sealed partial class Server
 {
@@ -31,100 +30,14 @@ public sealed partial class Server
         return server;
     }
 
-    private async Task ServeSocketmapAsync(System.Net.Sockets.Socket socket, string mapName, CancellationToken stop)
+    private static Framed FrameNetstring(ReadOnlySpan<byte> unread)
     {
-        Interlocked.Increment(ref _open);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(SocketmapBufferSize);
-        var idle = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        EndPoint? peer = null;
-        try
-        {
-            peer = socket.RemoteEndPoint;
-            if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("socketmap connection from {Peer}", peer);
-            int start = 0, end = 0;
-            while (true)
-            {
-                var frame = Socketmap.frame(MaxSocketmapRequest, buffer.AsSpan(start, end - start));
-                if (frame.IsComplete)
-                {
-                    var payload = buffer.AsSpan(start + frame.start, frame.length);
-                    var pending = Answer(payload, mapName, peer);
-                    byte[] reply = pending.IsCompletedSuccessfully ? pending.Result : await pending.ConfigureAwait(false);
-                    await SendAllAsync(socket, reply).ConfigureAwait(false);
-                    start += Socketmap.consumed(frame.start, frame.length);
-                    continue;
-                }
-                if (frame.IsMalformed)
-                {
-                    // The framing is lost: nothing after this point can be trusted to be a request.
-                    _log.LogWarning("malformed socketmap request from {Peer}: {Reason}; closing", peer, frame.reason);
-                    await SendAllAsync(socket, Socketmap.encode(Socketmap.Reply.NewPerm(frame.reason))).ConfigureAwait(false);
-                    break;
-                }
-                if (stop.IsCancellationRequested) break;
-                if (start > 0)
-                {
-                    Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
-                    end -= start;
-                    start = 0;
-                }
-                if (end == buffer.Length)
-                {
-                    // Cannot happen: the framer refuses a netstring longer than the buffer holds.
-                    _log.LogWarning("socketmap request from {Peer} overflows the buffer; closing", peer);
-                    break;
-                }
-
-                if (!idle.TryReset())
-                {
-                    // The idle timer fired while a request was being answered: not idle.
-                    idle.Dispose();
-                    idle = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                }
-                if (_timeoutMs > 0) idle.CancelAfter(_timeoutMs);
-                int read;
-                try
-                {
-                    read = await socket.ReceiveAsync(buffer.AsMemory(end), System.Net.Sockets.SocketFlags.None, idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    if (!stop.IsCancellationRequested && _log.IsEnabled(LogLevel.Debug))
-                        _log.LogDebug("closing idle socketmap connection from {Peer}", peer);
-                    break;
-                }
-                if (_timeoutMs > 0) idle.CancelAfter(Timeout.Infinite);
-                if (read == 0)
-                {
-                    if (end > start && _log.IsEnabled(LogLevel.Debug))
-                        _log.LogDebug("socketmap connection from {Peer} closed inside a netstring", peer);
-                    break;
-                }
-                end += read;
-            }
-        }
-        catch (System.Net.Sockets.SocketException e)
-        {
-            if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("socketmap connection from {Peer}: {Reason}", peer, Cli.Describe(e));
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        catch (Exception e)
-        {
-            _log.LogError("socketmap connection from {Peer} failed: {Type}: {Message}", peer, e.GetType().Name, e.Message);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            idle.Dispose();
-            try { socket.Shutdown(System.Net.Sockets.SocketShutdown.Both); }
-            catch (System.Net.Sockets.SocketException) { }
-            catch (ObjectDisposedException) { }
-            socket.Dispose();
-            Interlocked.Decrement(ref _open);
-            if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("socketmap connection from {Peer} closed", peer);
-        }
+        var frame = Socketmap.frame(MaxSocketmapRequest, unread);
+        if (frame.IsComplete) return new Framed(frame.start, frame.length, Socketmap.consumed(frame.start, frame.length));
+        // Not a netstring: nothing after this point can be trusted to be a request.
+        if (frame.IsMalformed)
+            return new Framed(Socketmap.encode(Socketmap.Reply.NewPerm(frame.reason)), "malformed socketmap request: " + frame.reason);
+        return default;
     }
 
     /// <summary>One request payload to reply bytes. Completes synchronously on a cache hit.</summary>

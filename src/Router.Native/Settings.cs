@@ -19,6 +19,10 @@ public sealed class EffectiveSettings
     /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
     public int? SocketmapPort { get; init; }
     public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
+    /// <summary>Client networks that may connect; empty means anyone who can reach the (loopback) host.</summary>
+    public IReadOnlyList<Allow.Network> Allow { get; init; } = Array.Empty<Allow.Network>();
+    /// <summary>Most connections open at once, both listeners together.</summary>
+    public int MaxConnections { get; init; } = Options.DefaultMaxConnections;
     /// <summary>--repeat-window / config.repeat_window in seconds; 0 = off (the default).</summary>
     public int RepeatWindow { get; init; }
     /// <summary>--metrics / config.metrics; null: no metrics endpoint.</summary>
@@ -29,6 +33,11 @@ public sealed class EffectiveSettings
     {
         var file = config.Settings;
         string where = config.File + ": error: ";
+        // FILE:LINE:COL: error: for a value of the config: section, so that every config error names a line.
+        string At(string key) =>
+            config.SettingsAt.TryGetValue(key, out var pos)
+                ? Config.render(new Config.Diagnostic(config.File, pos, Config.Severity.Error, ""))
+                : where;
 
         string hostText = options.Host ?? file.Host?.Value ?? Options.DefaultHost;
         IPAddress host = IPAddress.Loopback;
@@ -38,7 +47,7 @@ public sealed class EffectiveSettings
         }
         catch (UsageException e)
         {
-            errors.Add(where + e.Message);
+            errors.Add(At("host") + e.Message);
         }
 
         var dns = new List<IPEndPoint>(options.DnsServers);
@@ -52,7 +61,7 @@ public sealed class EffectiveSettings
                 }
                 catch (UsageException e)
                 {
-                    errors.Add(where + e.Message);
+                    errors.Add(At("dns_server") + e.Message);
                 }
             }
         }
@@ -77,7 +86,7 @@ public sealed class EffectiveSettings
         int? socketmapPort = options.SocketmapPort ?? file.SocketmapPort?.Value;
         if (socketmapPort == port)
         {
-            errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : where + "config.socketmap_port: ") +
+            errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : At("socketmap_port") + "config.socketmap_port: ") +
                 "port " + port + " is the tcp_table port too: give socketmap a port of its own");
         }
         string socketmapName = options.SocketmapName ?? Options.DefaultSocketmapName;
@@ -89,8 +98,33 @@ public sealed class EffectiveSettings
             }
             catch (UsageException e)
             {
-                errors.Add(where + e.Message);
+                errors.Add(At("socketmap_name") + e.Message);
             }
+        }
+
+        // --allow (issue 7): the command line's list replaces the file's.
+        var allow = new List<Allow.Network>(options.Allow);
+        if (options.Allow.Count == 0)
+        {
+            foreach (var text in file.Allow)
+            {
+                var parsed = Router.Core.Allow.parse(text);
+                if (parsed.IsOk) allow.Add(parsed.ResultValue);
+                else errors.Add(At("allow") + "config.allow: " + parsed.ErrorValue);
+            }
+        }
+        // tcp_table has no authentication: anything but loopback needs an allow-list.
+        if (allow.Count == 0 && errors.Count == 0 && Router.Core.Allow.needsList(host.GetAddressBytes()))
+        {
+            errors.Add((options.Host != null ? Cli.Prefix + "--host " + hostText : At("host") + "config.host " + hostText) +
+                ": not a loopback address, and tcp_table has no authentication: name the client networks that may" +
+                " connect with --allow CIDR (or config.allow), e.g. --allow 192.0.2.0/24");
+        }
+        int maxConnections = options.MaxConnections ?? Options.DefaultMaxConnections;
+        if (options.MaxConnections == null && file.MaxConnections?.Value is { } fileMax)
+        {
+            if (fileMax >= 1) maxConnections = fileMax;
+            else errors.Add(At("max_connections") + "config.max_connections must be 1 or more, not " + fileMax);
         }
 
         int cacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl;
@@ -114,6 +148,8 @@ public sealed class EffectiveSettings
             },
             SocketmapPort = socketmapPort,
             SocketmapName = socketmapName,
+            Allow = allow,
+            MaxConnections = maxConnections,
             RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
             Metrics = metrics,
         };
