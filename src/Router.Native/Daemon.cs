@@ -12,6 +12,7 @@ public static class Daemon
     public static int Run(Router.Core.Config.Config config, EffectiveSettings settings, Options options, ILoggerFactory logging)
     {
         var log = logging.CreateLogger("router");
+        using var signals = new Signals();
 
         RoutingLog? routingLog = null;
         if (settings.LogFile is { } path)
@@ -94,13 +95,12 @@ public static class Daemon
                 ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.DescribeCache(), server.OpenConnections + (socketmap?.OpenConnections ?? 0));
         }
 
-        using var signals = new Signals(
-            printStats: () =>
-            {
-                PrintStats(router);
-                if (options.Verbose) ReportMemory();
-            },
-            onReload: reloader.Request);
+        signals.OnStats = () =>
+        {
+            PrintStats(router);
+            if (options.Verbose) ReportMemory();
+        };
+        signals.OnReload = reloader.Request;
 
         Timer? memory = null;
         if (options.Verbose)

@@ -16,28 +16,32 @@ public sealed class Signals : IDisposable
 
     public CancellationToken Stop => _stop.Token;
 
-    public Signals(Action printStats, Action onReload)
+    /// <summary>
+    /// Registers at once, before the router listens: a signal that arrives while the router
+    /// starts must not take the default action (SIGUSR1 and SIGHUP would kill it). Until
+    /// the handlers are set, SIGUSR1 and SIGHUP are ignored and SIGTERM stops the start.
+    /// </summary>
+    public Signals()
     {
-        OnStats = printStats;
-        OnReload = onReload;
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, Shutdown));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, Shutdown));
         _registrations.Add(PosixSignalRegistration.Create(SIGUSR1, ctx =>
         {
             ctx.Cancel = true;
-            OnStats();
+            OnStats.Invoke();
         }));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
             ctx.Cancel = true;
-            OnReload();
+            OnReload.Invoke();
         }));
     }
 
-    private Action OnStats { get; }
+    /// <summary>SIGUSR1: prints the stats table.</summary>
+    public Action OnStats { get; set; } = () => { };
 
     /// <summary>SIGHUP: asks for a reload and returns at once.</summary>
-    private Action OnReload { get; }
+    public Action OnReload { get; set; } = () => { };
 
     private void Shutdown(PosixSignalContext ctx)
     {

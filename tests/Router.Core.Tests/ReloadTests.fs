@@ -207,7 +207,8 @@ let configGen: Gen<Config> =
               Groups = groups
               Rules = []
               Default = None
-              Settings = noSettings }
+              Settings = noSettings
+              SettingsAt = Map.empty }
     }
 
 type Configs =
