@@ -150,7 +150,30 @@ run_e2e() {
     done
 }
 
+# The tools the integration and end-to-end tests drive. Installed with apt-get when missing
+# and running as root; otherwise the missing ones are named (and the tests that need them
+# fail, never skip).
+test_deps() {
+    local missing=()
+    command -v postfix >/dev/null 2>&1 || missing+=(postfix)
+    command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+    command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
+    (( ${#missing[@]} == 0 )) && return 0
+    if (( EUID == 0 )) && command -v apt-get >/dev/null 2>&1; then
+        say "installing what the tests need: ${missing[*]}"
+        if [[ " ${missing[*]} " == *" postfix "* ]]; then
+            echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 \
+            || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; } \
+            || say "could not install: ${missing[*]}"
+    else
+        say "missing: ${missing[*]} (run as root to have them installed: sudo ./build.sh test)"
+    fi
+}
+
 run_tests() {
+    test_deps
     if ! build; then
         note_failure "build: publish or binary check failed"
     fi

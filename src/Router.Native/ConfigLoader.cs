@@ -88,7 +88,15 @@ public static class ConfigLoader
         var deserializer = new StaticDeserializerBuilder(new YamlContext())
             .WithTypeConverter(new NodeTreeConverter())
             .Build();
-        var tree = deserializer.Deserialize<NodeTree?>(new StringReader(text));
+        var parser = new Parser(new StringReader(text));
+        parser.Consume<StreamStart>();
+        NodeTree? tree = null;
+        if (!parser.Accept<StreamEnd>(out _))
+            tree = deserializer.Deserialize<NodeTree?>(parser);
+        if (parser.Accept<DocumentStart>(out var second))
+            throw new YamlException(second.Start, second.End,
+                "a second YAML document: the config must be a single document");
+        parser.Consume<StreamEnd>();
         return tree?.GetRoot() ?? Config.Node.NewScalar("", true, new Config.Pos(1, 1));
     }
 
@@ -156,7 +164,9 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
         }
         if (parser.TryConsume<Scalar>(out var scalar))
         {
-            bool plain = scalar.Style == ScalarStyle.Plain && scalar.Tag.IsEmpty;
+            // `!!str 40` is text like a quoted scalar; other tags (`!!int 40`) keep it plain.
+            bool plain = scalar.Style == ScalarStyle.Plain
+                         && (scalar.Tag.IsEmpty || scalar.Tag.Value != "tag:yaml.org,2002:str");
             var node = Config.Node.NewScalar(scalar.Value, plain, ConfigLoader.Pos(scalar.Start));
             Remember(anchors, scalar.Anchor, node);
             return node;
@@ -184,7 +194,7 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
                 var value = Read(parser, anchors, depth + 1);
                 entries.Add(Tuple.Create(key, value));
             }
-            var node = Config.Node.NewMapping(ListModule.OfSeq(entries), ConfigLoader.Pos(mapStart.Start));
+            var node = Config.Node.NewMapping(ListModule.OfSeq(Merge(entries)), ConfigLoader.Pos(mapStart.Start));
             Remember(anchors, mapStart.Anchor, node);
             return node;
         }
@@ -192,6 +202,52 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
         throw new YamlException(unexpected?.Start ?? Mark.Empty, unexpected?.End ?? Mark.Empty,
             "unexpected YAML event");
     }
+
+    /// <summary>
+    /// YAML 1.1 merge keys as PyYAML reads them (the Python tool's configs may use them):
+    /// `&lt;&lt;: *base` (or a list of them) adds the entries of the merged mappings whose keys
+    /// the mapping does not set itself; earlier mappings in the list win.
+    /// </summary>
+    private static List<Tuple<Config.Node, Config.Node>> Merge(List<Tuple<Config.Node, Config.Node>> entries)
+    {
+        bool any = false;
+        foreach (var e in entries) any |= IsMergeKey(e.Item1);
+        if (!any) return entries;
+
+        var own = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in entries)
+            if (!IsMergeKey(e.Item1) && e.Item1 is Config.Node.Scalar k) own.Add(k.text);
+
+        var result = new List<Tuple<Config.Node, Config.Node>>();
+        foreach (var e in entries)
+        {
+            if (!IsMergeKey(e.Item1))
+            {
+                result.Add(e);
+                continue;
+            }
+            var sources = new List<Config.Node>();
+            if (e.Item2 is Config.Node.Sequence seq) sources.AddRange(seq.items);
+            else sources.Add(e.Item2);
+            foreach (var source in sources)
+            {
+                if (source is not Config.Node.Mapping map)
+                {
+                    result.Add(e); // not mergeable: leave it for validation to report
+                    break;
+                }
+                foreach (var m in map.entries)
+                {
+                    if (m.Item1 is Config.Node.Scalar mk && !own.Add(mk.text)) continue;
+                    result.Add(m);
+                }
+            }
+        }
+        return result;
+    }
+
+    private static bool IsMergeKey(Config.Node key) =>
+        key is Config.Node.Scalar { text: "<<", plain: true };
 
     private static void Remember(Dictionary<string, Config.Node> anchors, AnchorName anchor, Config.Node node)
     {

@@ -41,17 +41,26 @@ public static class Daemon
             return 1;
         }
 
+        void ReportMemory()
+        {
+            var gc = GC.GetGCMemoryInfo();
+            log.LogDebug(
+                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Entries} cache entries, {Connections} open connections",
+                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.CacheEntries, server.OpenConnections);
+        }
+
         using var signals = new Signals(
-            printStats: () => PrintStats(router),
+            printStats: () =>
+            {
+                PrintStats(router);
+                if (options.Verbose) ReportMemory();
+            },
             onReload: () => log.LogWarning("SIGHUP: reloading the config is not supported yet; restart to apply changes"));
 
         Timer? memory = null;
         if (options.Verbose)
         {
-            memory = new Timer(_ => log.LogDebug(
-                    "resident memory {Rss} KiB, {Entries} cache entries, {Connections} open connections",
-                    ResidentKiB(), resolver.CacheEntries, server.OpenConnections),
-                null, MemoryReportEvery, MemoryReportEvery);
+            memory = new Timer(_ => ReportMemory(), null, MemoryReportEvery, MemoryReportEvery);
         }
 
         if (log.IsEnabled(LogLevel.Debug))

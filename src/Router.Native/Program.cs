@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 
 namespace Router.Native;
@@ -29,7 +28,9 @@ public static class Program
         }
 
         var loaded = ConfigLoader.Load(options.ConfigPath);
-        foreach (var line in loaded.Warnings) Console.Error.WriteLine(line);
+        // -q: errors only, except that --check always reports its warnings.
+        if (!options.Quiet || options.Check)
+            foreach (var line in loaded.Warnings) Console.Error.WriteLine(line);
         foreach (var line in loaded.Errors) Console.Error.WriteLine(line);
         if (loaded.Config is not { } config) return 1;
 

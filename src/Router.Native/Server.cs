@@ -43,7 +43,8 @@ public sealed class Server : IDisposable
         try
         {
             if (address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let a
+            // second router share the port instead of failing. .NET sets SO_REUSEADDR itself.
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(512);
         }
@@ -108,7 +109,9 @@ public sealed class Server : IDisposable
                 if (newline >= 0)
                 {
                     int lineEnd = scanned + newline;
-                    if (lineEnd - start > MaxRequest)
+                    int length = lineEnd - start;
+                    if (length > 0 && buffer[lineEnd - 1] == (byte)'\r') length--; // CRLF tolerated
+                    if (length > MaxRequest)
                     {
                         await RefuseLongLine(socket).ConfigureAwait(false);
                         break;
@@ -120,7 +123,7 @@ public sealed class Server : IDisposable
                     continue;
                 }
                 scanned = end;
-                if (end - start > MaxRequest)
+                if (end - start > MaxRequest + 1) // + 1: room for the CR of a CRLF
                 {
                     await RefuseLongLine(socket).ConfigureAwait(false);
                     break;

@@ -27,6 +27,22 @@ public class DnsTests
     }
 
     [Fact]
+    public void ASlowDnsLookupDoesNotHoldUpOtherConnections()
+    {
+        using var dns = Dns();
+        dns.Set("slow.test", DnsBehavior.Timeout);
+        using var router = RouterProcess.Start(Config(DefaultAt.First), dns);
+        using var waiting = router.Connect();
+        using var other = router.Connect();
+        waiting.Send("get someone@slow.test\n");
+        Thread.Sleep(200); // the router is waiting on DNS for slow.test now
+        Assert.Equal("200 smtp:[192.0.2.4]:587", other.Get("vip@example.com"));
+        Assert.Equal("500 NO%20RESULT", other.Get("someone@other.test"));
+        Assert.False(waiting.HasData, "the slow lookup was answered first: the router serves one lookup at a time");
+        Assert.StartsWith("400 ", waiting.ReadLine(SlowReply));
+    }
+
+    [Fact]
     public void ATemporaryDnsFailureIsNotCachedAsNoHosts()
     {
         using var dns = Dns();

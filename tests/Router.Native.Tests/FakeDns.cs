@@ -33,6 +33,8 @@ public sealed record MxRecord(ushort Preference, string Host, uint Ttl = 3600);
 /// A DNS server for tests, on 127.0.0.1 (UDP and TCP on the same ephemeral port), written by
 /// hand: it parses the question and builds the answer that each name was programmed with.
 /// Names it was not told about get NXDOMAIN. It counts every query per name, type and protocol.
+/// Any name can be given a delay (for single-flight and concurrency tests); negative answers
+/// carry an SOA whose TTL and minimum are settable (RFC 2308 caching). `MX 0 .` is a null MX.
 /// </summary>
 public sealed class FakeDns : IDisposable
 {
@@ -51,20 +53,38 @@ public sealed class FakeDns : IDisposable
     public int Port { get; }
 
     /// <summary>The value to give the router's --dns-server flag.</summary>
-    public string Endpoint => "127.0.0.1:" + Port;
+    public IPAddress Address { get; }
+
+    public string Endpoint => Address.AddressFamily == AddressFamily.InterNetworkV6
+        ? "[" + Address + "]:" + Port
+        : Address + ":" + Port;
+
+    /// <summary>TTL of the SOA record in negative answers (NXDOMAIN, no data).</summary>
+    public uint SoaTtl { get; set; } = 300;
+
+    /// <summary>The SOA minimum field: with SoaTtl, RFC 2308's negative caching time.</summary>
+    public uint SoaMinimum { get; set; } = 300;
+
+    private readonly ConcurrentDictionary<string, TimeSpan> delays = new(StringComparer.OrdinalIgnoreCase);
 
     public DnsBehavior DefaultBehavior { get; set; } = DnsBehavior.NxDomain;
 
-    public FakeDns()
+    public FakeDns() : this(IPAddress.Loopback) { }
+
+    /// <summary>Listens on a loopback address of choice (IPAddress.IPv6Loopback for IPv6 tests).</summary>
+    public FakeDns(IPAddress address)
     {
+        if (!IPAddress.IsLoopback(address))
+            throw new ArgumentException("tests send DNS traffic to loopback only", nameof(address));
+        Address = address;
         // UDP and TCP must share one port number: bind UDP to an ephemeral port, then try
         // TCP on the same number; retry on the rare clash with another listener.
         for (var attempt = 0; ; attempt++)
         {
-            var u = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            u.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var u = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            u.Bind(new IPEndPoint(address, 0));
             var port = ((IPEndPoint)u.LocalEndPoint!).Port;
-            var t = new TcpListener(IPAddress.Loopback, port);
+            var t = new TcpListener(address, port);
             try
             {
                 t.Start();
@@ -108,6 +128,13 @@ public sealed class FakeDns : IDisposable
         return this;
     }
 
+    /// <summary>Every answer for this name (of any behaviour) is sent this much later.</summary>
+    public FakeDns SetDelay(string domain, TimeSpan delay)
+    {
+        delays[Norm(domain)] = delay;
+        return this;
+    }
+
     /// <summary>Queries received for a name, optionally only of one type and one protocol.</summary>
     public int Queries(string name, ushort? type = null, DnsProtocol? protocol = null)
     {
@@ -130,7 +157,7 @@ public sealed class FakeDns : IDisposable
     private async Task UdpLoop()
     {
         var buffer = new byte[65535];
-        EndPoint any = new IPEndPoint(IPAddress.Any, 0);
+        EndPoint any = new IPEndPoint(Address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         while (!stop.IsCancellationRequested)
         {
             SocketReceiveFromResult r;
@@ -141,14 +168,24 @@ public sealed class FakeDns : IDisposable
             catch (OperationCanceledException) { return; }
             catch (ObjectDisposedException) { return; }
             catch (SocketException) { continue; }
-            var reply = Answer(buffer.AsSpan(0, r.ReceivedBytes).ToArray(), DnsProtocol.Udp);
+            var query = buffer.AsSpan(0, r.ReceivedBytes).ToArray();
+            var reply = Answer(query, DnsProtocol.Udp, out var delay);
             if (reply is null) continue;
-            try
-            {
-                await udp.SendToAsync(reply, SocketFlags.None, r.RemoteEndPoint, stop.Token);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
+            var to = r.RemoteEndPoint;
+            if (delay > TimeSpan.Zero)
+                _ = Task.Run(async () => { await Task.Delay(delay, stop.Token); await SendUdp(reply, to); });
+            else
+                await SendUdp(reply, to);
         }
+    }
+
+    private async Task SendUdp(byte[] reply, EndPoint to)
+    {
+        try
+        {
+            await udp.SendToAsync(reply, SocketFlags.None, to, stop.Token);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
     }
 
     private async Task TcpLoop()
@@ -180,8 +217,9 @@ public sealed class FakeDns : IDisposable
                 var length = BinaryPrimitives.ReadUInt16BigEndian(lengthBytes);
                 var message = new byte[length];
                 if (!await ReadExactly(client, message)) return;
-                var reply = Answer(message, DnsProtocol.Tcp);
+                var reply = Answer(message, DnsProtocol.Tcp, out var delay);
                 if (reply is null) continue; // time-out: keep the connection open, say nothing
+                if (delay > TimeSpan.Zero) await Task.Delay(delay, stop.Token);
                 var framed = new byte[reply.Length + 2];
                 BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)reply.Length);
                 reply.CopyTo(framed, 2);
@@ -233,10 +271,12 @@ public sealed class FakeDns : IDisposable
         return new Question(id, flags, Norm(string.Join('.', labels)), raw, type);
     }
 
-    private byte[]? Answer(byte[] query, DnsProtocol protocol)
+    private byte[]? Answer(byte[] query, DnsProtocol protocol, out TimeSpan delay)
     {
+        delay = TimeSpan.Zero;
         var q = Parse(query);
         if (q is null) return null;
+        delay = delays.TryGetValue(q.Name, out var d) ? d : TimeSpan.Zero;
         counts.AddOrUpdate((q.Name, q.Type, protocol), 1, (_, n) => n + 1);
         var zone = zones.TryGetValue(q.Name, out var z) ? z : new Zone(DefaultBehavior, Array.Empty<MxRecord>());
         switch (zone.Behavior)
@@ -282,7 +322,7 @@ public sealed class FakeDns : IDisposable
         b.Add(0);
     }
 
-    private static byte[] Build(Question q, int rcode, bool tc, List<MxRecord> answers, bool soa)
+    private byte[] Build(Question q, int rcode, bool tc, List<MxRecord> answers, bool soa)
     {
         var b = new List<byte>(512);
         var opcode = (q.Flags >> 11) & 0xF;
@@ -312,7 +352,7 @@ public sealed class FakeDns : IDisposable
             b.Add(0xC0); b.Add(0x0C);
             U16(b, TypeSoa);
             U16(b, 1);
-            U32(b, 300);
+            U32(b, SoaTtl);
             var rdata = new List<byte>();
             Name(rdata, "ns1." + q.Name);
             Name(rdata, "hostmaster." + q.Name);
@@ -320,7 +360,7 @@ public sealed class FakeDns : IDisposable
             U32(rdata, 7200);       // refresh
             U32(rdata, 900);        // retry
             U32(rdata, 1209600);    // expire
-            U32(rdata, 300);        // minimum (negative caching TTL)
+            U32(rdata, SoaMinimum); // minimum (negative caching TTL)
             U16(b, rdata.Count);
             b.AddRange(rdata);
         }

@@ -113,4 +113,40 @@ public class FakeDnsTests
         Assert.Equal(15, (junk[2] >> 3) & 0xF); // opcode 15: no such thing
         Assert.Equal(1, dns.MxQueries("to.test"));
     }
+
+    [Fact]
+    public void ADelayedNameIsAnsweredLaterAndOthersAreNotHeldUp()
+    {
+        using var dns = new FakeDns();
+        dns.SetMx("slow.test", (10, "mx.slow.test")).SetDelay("slow.test", TimeSpan.FromMilliseconds(800));
+        dns.SetMx("fast.test", (10, "mx.fast.test"));
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 3000 };
+        var server = new IPEndPoint(IPAddress.Loopback, dns.Port);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        s.SendTo(Query(21, "slow.test"), server);
+        s.SendTo(Query(22, "fast.test"), server);
+        var buf = new byte[512];
+        s.Receive(buf);
+        Assert.Equal(22, BinaryPrimitives.ReadUInt16BigEndian(buf)); // the fast one first
+        s.Receive(buf);
+        Assert.Equal(21, BinaryPrimitives.ReadUInt16BigEndian(buf));
+        Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(700), "the delayed answer came after " + sw.ElapsedMilliseconds + " ms");
+    }
+
+    [Fact]
+    public void ANullMxAndTheSoaMinimumAreAsProgrammed()
+    {
+        using var dns = new FakeDns { SoaTtl = 60, SoaMinimum = 42 };
+        dns.SetMx("null.test", (0, "."));
+        var nullMx = AskUdp(dns, Query(31, "null.test"))!;
+        Assert.Equal(1, Answers(nullMx));
+        // answer: pointer(2) type(2) class(2) ttl(4) rdlength(2) = 3, rdata = preference 0 + root label
+        var question = Query(31, "null.test").Length;
+        Assert.Equal(3, BinaryPrimitives.ReadUInt16BigEndian(nullMx.AsSpan(question + 10)));
+        Assert.Equal(new byte[] { 0, 0, 0 }, nullMx[(question + 12)..(question + 15)]);
+
+        var nx = AskUdp(dns, Query(32, "gone.test"))!;
+        Assert.Equal(60u, BinaryPrimitives.ReadUInt32BigEndian(nx.AsSpan(Query(32, "gone.test").Length + 6)));
+        Assert.Equal(42u, BinaryPrimitives.ReadUInt32BigEndian(nx.AsSpan(nx.Length - 4)));
+    }
 }

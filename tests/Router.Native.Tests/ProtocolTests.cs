@@ -100,6 +100,37 @@ public class ProtocolTests
     }
 
     [Fact]
+    public void ALineOf4096BytesWithItsLfIsServedAndOneOf4098IsNot()
+    {
+        using var dns = Dns();
+        using var router = RouterProcess.Start(Config(DefaultAt.First), dns);
+        // "get " + key + "\n" = 4096 bytes: within the limit however the LF is counted.
+        var key = new string('a', 4096 - "get ".Length - "@other.test\n".Length) + "@other.test";
+        using (var c = router.Connect())
+        {
+            Assert.Equal("500 NO%20RESULT", c.Get(key));
+            Assert.Equal(Vip, c.Get("vip@example.com"));
+        }
+        // Two bytes more: over the limit however the LF is counted.
+        using (var c = router.Connect())
+        {
+            Assert.StartsWith("400 ", c.Get("aa" + key));
+            Assert.True(c.WaitForClose(TimeSpan.FromSeconds(10)), "the connection stayed open after an over-long line");
+        }
+    }
+
+    [Fact]
+    public void AnEndlessLineWithoutLfGets400WithoutWaitingForTheLf()
+    {
+        using var dns = Dns();
+        using var router = RouterProcess.Start(Config(DefaultAt.First), dns);
+        using var c = router.Connect();
+        c.Send("get " + new string('a', 6000));
+        Assert.StartsWith("400 ", c.ReadLine(TimeSpan.FromSeconds(10)));
+        Assert.True(c.WaitForClose(TimeSpan.FromSeconds(10)), "the connection stayed open after an over-long line");
+    }
+
+    [Fact]
     public void AMalformedRequestGets400()
     {
         using var dns = Dns();

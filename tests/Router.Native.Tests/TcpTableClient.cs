@@ -76,6 +76,9 @@ public sealed class TcpTableClient : IDisposable
         }
     }
 
+    /// <summary>True when reply bytes have arrived that ReadLine has not returned yet.</summary>
+    public bool HasData => pending.Count > 0 || socket.Available > 0;
+
     /// <summary>
     /// Waits until the router closes the connection (EOF or reset). Returns false if it is still
     /// open after the time-out. Data that arrives meanwhile is kept for ReadLine.

@@ -120,4 +120,60 @@ public class WrrTests
         Assert.Equal(60, tally.GetValueOrDefault("200 " + A));
         Assert.Equal(30, tally.GetValueOrDefault("200 " + B));
     }
+
+    [Fact]
+    public void ConcurrentPipelinedPicksOverSixteenEqualServersNeitherLoseNorRepeatAPick()
+    {
+        // With 60/30/10 a repeated pick can hide behind the pick it pushed out (both "a");
+        // sixteen servers of equal weight make that a 1-in-16 chance per slip, so this one
+        // sees a racy counter.
+        var names = Enumerable.Range(0, 16).Select(i => "s" + i.ToString("D2")).ToList();
+        var yaml = "servers:\n  names:\n"
+            + string.Concat(names.Select(n => "    " + n + ":\n      address: relay:[" + n + ".relay.test]:25\n      perc: 5\n"))
+            + "  sixteen: [" + string.Join(", ", names) + "]\n"
+            + "sender_rules:\n  default: NO RESULT\n  wrr.test: sixteen\n";
+        using var dns = NewDns();
+        using var router = RouterProcess.Start(yaml, dns);
+        const int connections = 8, perConnection = 504, batch = 21;
+        var replies = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var start = new Barrier(connections);
+        var workers = Enumerable.Range(0, connections).Select(w => new Thread(() =>
+        {
+            try
+            {
+                using var c = router.Connect();
+                replies.Add(c.Get("warm@wrr.test")); // one pick per connection first, 8 in all
+                start.SignalAndWait(TimeSpan.FromSeconds(30));
+                for (var b = 0; b < perConnection / batch; b++)
+                {
+                    // Several lines per write: the router reads them in one go, so picks
+                    // on different connections really overlap.
+                    c.Send(string.Concat(Enumerable.Range(0, batch).Select(i => "get w" + w + "-" + b + "-" + i + "@wrr.test\n")));
+                    for (var i = 0; i < batch; i++) replies.Add(c.ReadLine());
+                }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        foreach (var t in workers) Assert.True(t.Join(TimeSpan.FromSeconds(120)), "a worker did not finish");
+        Assert.Empty(failures);
+        Assert.Equal(connections * (perConnection + 1), replies.Count);
+        using (var c = router.Connect())
+        {
+            // 8 * 505 = 4040; 8 more make 4048 = 253 rounds of 16.
+            for (var i = 0; i < 8; i++) replies.Add(c.Get("tail@wrr.test"));
+        }
+        var tally = Tally(replies);
+        Assert.Equal(names.Select(n => "200 relay:[" + n + ".relay.test]:25").OrderBy(x => x), tally.Keys.OrderBy(x => x));
+        Assert.All(tally, kv => Assert.True(kv.Value == 253, kv.Key + " was picked " + kv.Value + " times, not 253 of 4048"));
+        // The stats table counted the same picks.
+        Assert.Equal(0, router.Terminate());
+        var sent = StatsTable.Sent(router.Stdout, "Group sixteen");
+        Assert.Equal(names, sent.Keys.ToList());
+        Assert.All(sent, kv => Assert.True(kv.Value == 253, "stats: " + kv.Key + " sent " + kv.Value + ", not 253"));
+    }
 }
