@@ -386,7 +386,7 @@ if [[ -z $alloc_note ]]; then
       /^ *mxbench:/ { flush(); next }
       NF == 0 { flush(); next }
       { f[++k] = $2 }
-      END { flush(); for (x in c) printf "%8.2f  %s\n", c[x] / n, x }' | sort -rn | head -15 | cut -c1-150)$'\n'
+      END { flush(); for (x in c) printf "%8.2f  %s\n", c[x] / n, x }' | sort -rn | awk 'NR <= 15' | cut -c1-150)$'\n'
   done
 fi
 
@@ -467,7 +467,7 @@ if [[ $use_perf == 1 ]] && command -v perf >/dev/null; then
     if [[ -s $tmp/perf-$kind.data ]]; then
       perf report -i "$tmp/perf-$kind.data" --no-children --stdio -g none --sort dso,sym 2>/dev/null |
         awk '!/^#/ && NF >= 4' >"$tmp/perf-$kind.txt"
-      top=$(grep -v 'kernel.kallsyms' "$tmp/perf-$kind.txt" | head -25 | cut -c1-170)
+      top=$(awk '!/kernel.kallsyms/ && ++n <= 25' "$tmp/perf-$kind.txt" | cut -c1-170)
       profile+=$'\n'"Cache-$kind keys, 16 connections ($(field "$(cat "$tmp/prof-$kind.load")" rps) rps while sampled):"
       profile+=$'\n\n'"$(profile_summary "$tmp/perf-$kind.txt")"
       profile+=$'\n\n'"Top user-space symbols (share of all the router's samples):"$'\n\n```\n'"$top"$'\n```\n'
@@ -497,7 +497,7 @@ say "  second pass: $again ($refetched DNS queries)"
 # ---------------------------------------------------------------- report
 size=$(stat -c %s "$router")
 startup_ms=$(field "$startup" median_ms)
-ver=$(timeout 5 "$router" --version 2>&1 | head -1 || true)
+ver=$(timeout 5 "$router" --version 2>&1 | awk 'NR == 1' || true)
 rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 machine="$(nproc) cores, $cpu, Linux $(uname -r), $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM"
