@@ -22,6 +22,9 @@
 #   BENCH_OUT       report file              (default: docs/BENCHMARKS.md; "-" = none)
 #   BENCH_PERF      0 = no perf probes and no profile
 #   BENCH_KEEP      1 = keep the temporary directory (logs, keys, perf data)
+#   BENCH_NICE      scheduling priority of the whole run (default: -10 as root, else
+#                   unchanged): the floor, the router, dnsmasq and loadgen all inherit it,
+#                   so other work on a shared machine disturbs the ratios less
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,6 +45,15 @@ die() { say "run.sh: $*"; exit 1; }
 command -v gcc >/dev/null || die "gcc is needed to build the load tools"
 command -v dnsmasq >/dev/null || die "dnsmasq is needed (apt-get install dnsmasq-base)"
 [[ -x $router ]] || die "no router at $router: run ./build.sh first (or set ROUTER_BIN)"
+
+nice_level=${BENCH_NICE:-}
+if [[ -z $nice_level ]]; then
+  nice_level=0
+  [[ $(id -u) == 0 ]] && nice_level=-10
+fi
+if [[ $nice_level != 0 ]]; then
+  renice -n "$nice_level" -p $$ >/dev/null 2>&1 || say "warning: cannot set priority $nice_level"
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxbench.XXXXXX")
 pids=()
@@ -319,7 +331,7 @@ sym_off() {
   return 1
 }
 
-alloc_syms=(RhpNewFast RhpNewFinalizable RhpNewArrayFast RhpNewPtrArrayFast RhNewString RhpGcAlloc)
+alloc_syms=(RhpNewFast RhpNewFinalizable RhpNewArrayFast RhpNewPtrArrayFast RhNewString RhpGcAlloc RhpThrowEx)
 gc_syms=(_ZN3WKS6GCHeap24GarbageCollectGenerationEj9gc_reason _ZN3SVR6GCHeap24GarbageCollectGenerationEj9gc_reason)
 alloc_events=() gc_events=()
 if [[ -z $alloc_note ]]; then
@@ -367,7 +379,10 @@ if [[ -z $alloc_note ]]; then
   for e in "${alloc_events[@]}"; do
     h=$(awk -v a="$(event_sum "$tmp/alloc-hit" "^$e\$")" -v n="$req_hit" 'BEGIN { printf "%.2f", a / n }')
     m=$(awk -v a="$(event_sum "$tmp/alloc-miss" "^$e\$")" -v n="$req_miss" 'BEGIN { printf "%.2f", a / n }')
-    alloc_table+=$'\n'"| \`${e#mxbench:}\` | $h | $m |"
+    label="\`${e#mxbench:}\`"
+    [[ $e == *RhpGcAlloc ]] && label+=" (a new allocation context)"
+    [[ $e == *RhpThrowEx ]] && label+=" (an exception thrown)"
+    alloc_table+=$'\n'"| $label | $h | $m |"
   done
   objects_re='^mxbench:(RhpNewFast|RhpNewFinalizable|RhpNewArrayFast|RhpNewPtrArrayFast|RhNewString)$'
   allocs_hit=$(awk -v a="$(event_sum "$tmp/alloc-hit" "$objects_re")" -v n="$req_hit" 'BEGIN { printf "%.2f", a / n }')
@@ -378,7 +393,7 @@ if [[ -z $alloc_note ]]; then
 
   # Where the objects come from: the same probes, sampled with call stacks.
   say "allocation sites"
-  obj_events=$(printf '%s\n' "${alloc_events[@]}" | grep -v RhpGcAlloc | paste -sd, -)
+  obj_events=$(printf '%s\n' "${alloc_events[@]}" | grep -v -e RhpGcAlloc -e RhpThrowEx | paste -sd, -)
   miss_keys "$tmp/sites-miss.keys" sites 1000
   for kind in hit miss; do
     keys=$tmp/hit.keys flags=()
@@ -581,7 +596,7 @@ body="## Results of the last run
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - Machine: $machine
 - Router: \`$router\` (${ver:-no --version}), checkout $rev, $size bytes
-- Load steps: $step s each, best of $repeat, floor and router alternating; loadgen threads: ${BENCH_THREADS:-one per core}
+- Load steps: $step s each, best of $repeat, floor and router alternating; loadgen threads: ${BENCH_THREADS:-one per core}; every process of the run at nice $(ps -o ni= -p $$ | tr -d ' ')
 - Other work on the machine: CPU ${busy_before}% busy just before the table, ${busy_after}% just after it (idle servers, no load; above ~15% the numbers are noisy); load average $load_before before, $load_after after
 - Floor reply (the router's own reply to a cache-hit key): \`$reply\`
 
@@ -610,7 +625,7 @@ $targets
 if [[ -n $alloc_table ]]; then
   body+="
 
-Allocation helpers called per request, counted with uprobes (RhpGcAlloc = a new ~8 KB
+Runtime helpers called per request, counted with uprobes (RhpGcAlloc takes a new ~8 KB
 allocation context, so bytes per request ≈ its count × 8192):
 
 $alloc_table"
