@@ -18,7 +18,7 @@
 #   BENCH_SECONDS   length of one load step  (default: 3)
 #   BENCH_REPEAT    runs per step, best kept (default: 3)
 #   BENCH_CONNS     connection counts        (default: "1 16 64 256")
-#   BENCH_THREADS   loadgen threads          (default: one per core)
+#   BENCH_THREADS   loadgen threads          (default: 1)
 #   BENCH_OUT       report file              (default: docs/BENCHMARKS.md; "-" = none)
 #   BENCH_PERF      0 = no perf probes and no profile
 #   BENCH_KEEP      1 = keep the temporary directory (logs, keys, perf data)
@@ -596,7 +596,7 @@ body="## Results of the last run
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - Machine: $machine
 - Router: \`$router\` (${ver:-no --version}), checkout $rev, $size bytes
-- Load steps: $step s each, best of $repeat, floor and router alternating; loadgen threads: ${BENCH_THREADS:-one per core}; every process of the run at nice $(ps -o ni= -p $$ | tr -d ' ')
+- Load steps: $step s each, best of $repeat, floor and router alternating; loadgen threads: ${BENCH_THREADS:-1}; every process of the run at nice $(ps -o ni= -p $$ | tr -d ' ')
 - Other work on the machine: CPU ${busy_before}% busy just before the table, ${busy_after}% just after it (idle servers, no load; above ~15% the numbers are noisy); load average $load_before before, $load_after after
 - Floor reply (the router's own reply to a cache-hit key): \`$reply\`
 
