@@ -5,22 +5,35 @@ open System
 open System.Globalization
 open Router.Core.Config
 
-/// Picks per relay of one group, aligned with the group's Members.
-type GroupCounts = { Group: Group; Sent: int64 array }
+/// Per relay of one group, aligned with the group's Members: Sent counts the decisions
+/// (round-robin picks, or a rule's direct relay); Repeats counts the answers the repeat
+/// window gave again without a new decision (empty or zeros when the window is off).
+type GroupCounts =
+    { Group: Group
+      Sent: int64 array
+      Repeats: int64 array }
 
 let private header = "  Name          # Sent |  curr. % / target %"
+
+let private repeatsHeader = " | Repeats"
 
 /// Python's f"{x*100:8.4f}".
 let private percent (part: float) (whole: float) =
     let value = if whole = 0.0 then 0.0 else part * 100.0 / whole
     value.ToString("F4", CultureInfo.InvariantCulture).PadLeft 8
 
+let private number (n: int64) (width: int) =
+    n.ToString("N0", CultureInfo.InvariantCulture).PadLeft width
+
 /// Python's f"    {name:10s} {sent:7,d} | {cur:8.4f} / {target:8.4f}".
 let private line (name: string) (sent: int64) (total: int64) (weight: int) (weights: int) =
-    "    " + name.PadRight 10 + " " + sent.ToString("N0", CultureInfo.InvariantCulture).PadLeft 7
+    "    " + name.PadRight 10 + " " + number sent 7
     + " | " + percent (float sent) (float total) + " / " + percent (float weight) (float weights)
 
-let private block (counts: GroupCounts) =
+let private at (counts: int64 array) (i: int) =
+    if i < counts.Length then counts[i] else 0L
+
+let private block (withRepeats: bool) (counts: GroupCounts) =
     let title =
         if counts.Group.Name = AllServersName then AllServersName else "Group " + counts.Group.Name
 
@@ -30,19 +43,27 @@ let private block (counts: GroupCounts) =
     let rows =
         counts.Group.Members
         |> Array.mapi (fun i r ->
-            let sent = if i < counts.Sent.Length then counts.Sent[i] else 0L
-            line r.Name sent total r.Weight weights)
+            let row = line r.Name (at counts.Sent i) total r.Weight weights
 
-    String.Join("\n", Array.append [| title; header |] rows) + "\n"
+            if withRepeats then row + " | " + number (at counts.Repeats i) 7 else row)
+
+    let head = if withRepeats then header + repeatsHeader else header
+    String.Join("\n", Array.append [| title; head |] rows) + "\n"
 
 /// "All Servers" first, then one block per group, a blank line between blocks:
 ///
 ///   All Servers
 ///     Name          # Sent |  curr. % / target %
 ///       mx1              5 |  41.6667 /  40.0000
+///
+/// "# Sent" and the percentages count decisions only. Once the repeat window has answered
+/// a repeat, every row gets one more column, " | Repeats", with the answers given again.
 let render (blocks: GroupCounts list) : string =
     let allFirst =
         (blocks |> List.filter (fun b -> b.Group.Name = AllServersName))
         @ (blocks |> List.filter (fun b -> b.Group.Name <> AllServersName))
 
-    String.Join("\n", allFirst |> List.map block)
+    let withRepeats =
+        blocks |> List.exists (fun b -> b.Repeats |> Array.exists (fun n -> n <> 0L))
+
+    String.Join("\n", allFirst |> List.map (block withRepeats))

@@ -27,7 +27,8 @@ public static class Daemon
         }
 
         var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
-        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"));
+        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"),
+            settings.RepeatWindow);
         string where = EffectiveSettings.Show(settings.Host, settings.Port);
         Server server;
         try
@@ -40,13 +41,32 @@ public static class Daemon
             routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 1;
         }
+        // socketmap (issue 8): same host, same router, so rules, WRR state and stats are shared.
+        Server? socketmap = null;
+        string socketmapWhere = "";
+        if (settings.SocketmapPort is { } socketmapPort)
+        {
+            socketmapWhere = EffectiveSettings.Show(settings.Host, socketmapPort);
+            try
+            {
+                socketmap = Server.ListenSocketmap(settings.Host, socketmapPort, settings.SocketmapName, router,
+                    settings.Timeout, logging.CreateLogger("socketmap"));
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                Console.Error.WriteLine(Cli.Prefix + "cannot listen on " + socketmapWhere + " (socketmap): " + Cli.Describe(e));
+                server.Dispose();
+                routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return 1;
+            }
+        }
 
         void ReportMemory()
         {
             var gc = GC.GetGCMemoryInfo();
             log.LogDebug(
                 "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Entries} cache entries, {Connections} open connections",
-                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.CacheEntries, server.OpenConnections);
+                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.CacheEntries, server.OpenConnections + (socketmap?.OpenConnections ?? 0));
         }
 
         using var signals = new Signals(
@@ -71,9 +91,16 @@ public static class Daemon
                 string.Join(", ", servers), settings.CacheTtl, settings.Timeout);
         }
         log.LogInformation("listening on {Where}", where);
+        if (router.Window is { } window)
+            log.LogInformation("repeat window {Seconds} s, up to {Capacity} keys", window.Seconds, window.Capacity);
+        if (socketmap != null)
+            log.LogInformation("socketmap listening on {Where}, map name {Name}", socketmapWhere, settings.SocketmapName);
         SdNotify.Send("READY=1");
 
-        server.RunAsync(signals.Stop).GetAwaiter().GetResult();
+        if (socketmap != null)
+            Task.WhenAll(server.RunAsync(signals.Stop), socketmap.RunAsync(signals.Stop)).GetAwaiter().GetResult();
+        else
+            server.RunAsync(signals.Stop).GetAwaiter().GetResult();
 
         SdNotify.Send("STOPPING=1");
         memory?.Dispose();

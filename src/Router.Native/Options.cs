@@ -20,6 +20,7 @@ public sealed class Options
     public const string DefaultHost = "127.0.0.1";
     public const int DefaultCacheTtl = 3600;
     public const int DefaultTimeout = 600;
+    public const string DefaultSocketmapName = "transport";
 
     public string ConfigPath { get; private set; } = DefaultConfig;
     public int? Port { get; private set; }
@@ -34,6 +35,9 @@ public sealed class Options
     public int? Simulate { get; private set; }
     public bool Version { get; private set; }
     public bool Help { get; private set; }
+    public int? SocketmapPort { get; private set; }
+    public string? SocketmapName { get; private set; }
+    public int? RepeatWindow { get; private set; }
 
     public const string Usage =
         "usage: postfix-mx-smart-router [options]\n" +
@@ -49,6 +53,11 @@ public sealed class Options
         "  --explain ADDRESS        print how ADDRESS would be routed (domain, MX hosts, the rule\n" +
         "                           that matched, target, relay, the exact reply line); no server\n" +
         "  --simulate N             make N picks in every group and print the stats table\n" +
+        "  --repeat-window SEC      answer a key asked again within SEC once more with the same relay,\n" +
+        "                           without a new pick (Postfix asking twice per message; 0 = off,\n" +
+        "                           the default)\n" +
+        "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
+        "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
         "  --version                print the version and exit\n" +
         "  --help                   print this help and exit\n";
 
@@ -128,6 +137,15 @@ public sealed class Options
                 case "--simulate":
                     o.Simulate = ParseCount(name, Value());
                     break;
+                case "--repeat-window":
+                    o.RepeatWindow = ParseSeconds(name, Value());
+                    break;
+                case "--socketmap-port":
+                    o.SocketmapPort = ParsePort(name, Value());
+                    break;
+                case "--socketmap-name":
+                    o.SocketmapName = ParseSocketmapName(name, Value());
+                    break;
                 case "--version":
                     NoValue();
                     o.Version = true;
@@ -153,6 +171,20 @@ public sealed class Options
     }
 
     public static string Quote(string s) => "\"" + s + "\"";
+
+    /// <summary>
+    /// A socketmap name as Postfix sends it: after the last ':' of the table name, before the
+    /// first space of the request. So no ':', no white space, no control characters.
+    /// </summary>
+    public static string ParseSocketmapName(string flag, string text)
+    {
+        bool ok = text.Length > 0;
+        foreach (char c in text)
+            if (c == ':' || char.IsWhiteSpace(c) || char.IsControl(c)) ok = false;
+        if (!ok)
+            throw new UsageException(flag, "not a socketmap name (no spaces or colons): " + Quote(text));
+        return text;
+    }
 
     public static int ParsePort(string flag, string text)
     {

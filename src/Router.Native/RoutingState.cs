@@ -15,6 +15,8 @@ public sealed class RoutingState
     private readonly Config.Group[] _groups;
     private readonly long[] _positions;
     private readonly long[][] _sent;
+    /// <summary>Answers the repeat window gave again, without a pick.</summary>
+    private readonly long[][] _repeated;
     private readonly Dictionary<Config.Group, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
 
@@ -26,9 +28,11 @@ public sealed class RoutingState
         _groups = groups.ToArray();
         _positions = new long[_groups.Length];
         _sent = new long[_groups.Length][];
+        _repeated = new long[_groups.Length][];
         for (int i = 0; i < _groups.Length; i++)
         {
             _sent[i] = new long[_groups[i].Members.Length];
+            _repeated[i] = new long[_groups[i].Members.Length];
             _index[_groups[i]] = i;
             _byName.TryAdd(_groups[i].Name, i);
         }
@@ -59,14 +63,26 @@ public sealed class RoutingState
     /// <summary>A rule targets a relay directly: it counts in the All Servers block.</summary>
     public void CountDirect(Config.Relay relay) => Count(0, relay);
 
-    private void Count(int g, Config.Relay relay)
+    /// <summary>
+    /// The repeat window answered a key again: counted apart from the picks, in the
+    /// group's block (null: a rule's direct relay, in the All Servers block).
+    /// </summary>
+    public void CountRepeat(Config.Group? group, Config.Relay relay)
+    {
+        int g = group == null ? 0 : IndexOf(group);
+        if (g >= 0) Count(_repeated, g, relay);
+    }
+
+    private void Count(int g, Config.Relay relay) => Count(_sent, g, relay);
+
+    private void Count(long[][] counters, int g, Config.Relay relay)
     {
         var members = _groups[g].Members;
         for (int m = 0; m < members.Length; m++)
         {
             if (members[m].Index == relay.Index)
             {
-                Interlocked.Increment(ref _sent[g][m]);
+                Interlocked.Increment(ref counters[g][m]);
                 return;
             }
         }
@@ -78,11 +94,16 @@ public sealed class RoutingState
         var blocks = new List<Stats.GroupCounts>(_groups.Length);
         for (int g = 0; g < _groups.Length; g++)
         {
-            var snapshot = new long[_sent[g].Length];
-            for (int m = 0; m < snapshot.Length; m++) snapshot[m] = Volatile.Read(ref _sent[g][m]);
-            blocks.Add(new Stats.GroupCounts(_groups[g], snapshot));
+            blocks.Add(new Stats.GroupCounts(_groups[g], Snapshot(_sent[g]), Snapshot(_repeated[g])));
         }
         return Stats.render(ListModule.OfSeq(blocks));
+    }
+
+    private static long[] Snapshot(long[] counters)
+    {
+        var snapshot = new long[counters.Length];
+        for (int m = 0; m < snapshot.Length; m++) snapshot[m] = Volatile.Read(ref counters[m]);
+        return snapshot;
     }
 
     /// <summary>--simulate: N picks in every group, from fresh positions.</summary>

@@ -11,7 +11,7 @@ namespace Router.Native;
 /// written before the next line is read). The loop only frames bytes into lines and writes
 /// the bytes the router returns; parsing and encoding are the core's.
 /// </summary>
-public sealed class Server : IDisposable
+public sealed partial class Server : IDisposable
 {
     /// <summary>Longest request line, without its LF.</summary>
     public const int MaxRequest = TcpTable.MaxLine;
@@ -83,7 +83,7 @@ public sealed class Server : IDisposable
                 continue;
             }
             client.NoDelay = true;
-            _ = ServeAsync(client, stop);
+            _ = _socketmapName is null ? ServeAsync(client, stop) : ServeSocketmapAsync(client, _socketmapName, stop);
         }
         _listener.Dispose();
 

@@ -15,6 +15,11 @@ public sealed class EffectiveSettings
     public required int Timeout { get; init; }
     public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
     public string? LogFile { get; init; }
+    /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
+    public int? SocketmapPort { get; init; }
+    public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
+    /// <summary>--repeat-window / config.repeat_window in seconds; 0 = off (the default).</summary>
+    public int RepeatWindow { get; init; }
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -52,6 +57,26 @@ public sealed class EffectiveSettings
         string? logFile = file.LogFile?.Value;
         if (logFile != null && logFile.Trim().Length == 0) logFile = null;
 
+        int port = options.Port ?? file.Port?.Value ?? Options.DefaultPort;
+        int? socketmapPort = options.SocketmapPort ?? file.SocketmapPort?.Value;
+        if (socketmapPort == port)
+        {
+            errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : where + "config.socketmap_port: ") +
+                "port " + port + " is the tcp_table port too: give socketmap a port of its own");
+        }
+        string socketmapName = options.SocketmapName ?? Options.DefaultSocketmapName;
+        if (options.SocketmapName == null && file.SocketmapName?.Value is { } nameText)
+        {
+            try
+            {
+                socketmapName = Options.ParseSocketmapName("config.socketmap_name", nameText);
+            }
+            catch (UsageException e)
+            {
+                errors.Add(where + e.Message);
+            }
+        }
+
         return new EffectiveSettings
         {
             Port = options.Port ?? file.Port?.Value ?? Options.DefaultPort,
@@ -60,6 +85,9 @@ public sealed class EffectiveSettings
             Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
             DnsServers = dns,
             LogFile = logFile,
+            SocketmapPort = socketmapPort,
+            SocketmapName = socketmapName,
+            RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
         };
     }
 

@@ -30,8 +30,12 @@ let ``the stats table of PRODUCT.md`` () =
 
     let table =
         Stats.render
-            [ { Group = config.Groups.Head; Sent = [| 1234567L; 0L |] }
-              { Group = config.AllServers; Sent = [| 5L; 5L; 2L |] } ]
+            [ { Group = config.Groups.Head
+                Sent = [| 1234567L; 0L |]
+                Repeats = [| 0L; 0L |] }
+              { Group = config.AllServers
+                Sent = [| 5L; 5L; 2L |]
+                Repeats = [||] } ]
 
     let expected =
         [ "All Servers"
@@ -51,5 +55,41 @@ let ``the stats table of PRODUCT.md`` () =
 [<Fact>]
 let ``nothing sent shows 0 percent`` () =
     let config = load (example 0)
-    let table = Stats.render [ { Group = config.AllServers; Sent = Array.zeroCreate 4 } ]
+    let table =
+        Stats.render
+            [ { Group = config.AllServers
+                Sent = Array.zeroCreate 4
+                Repeats = Array.zeroCreate 4 } ]
+
     Assert.Contains("    mx4              0 |   0.0000 /  50.0000\n", table)
+
+[<Fact>]
+let ``repeats get a column of their own, and the shares count decisions only`` () =
+    let config = load (example 0)
+    let good = config.Groups |> List.find (fun g -> g.Name = "good")
+
+    let table =
+        Stats.render
+            [ { Group = config.AllServers
+                Sent = [| 0L; 0L; 0L; 1L |]
+                Repeats = [| 0L; 0L; 0L; 1L |] }
+              { Group = good
+                Sent = [| 2L; 2L; 1L |]
+                Repeats = [| 2L; 1L; 1234L |] } ]
+
+    let expected =
+        [ "All Servers"
+          "  Name          # Sent |  curr. % / target % | Repeats"
+          "    mx1              0 |   0.0000 /  20.0000 |       0"
+          "    mx2              0 |   0.0000 /  20.0000 |       0"
+          "    mx3              0 |   0.0000 /  10.0000 |       0"
+          "    mx4              1 | 100.0000 /  50.0000 |       1"
+          ""
+          "Group good"
+          "  Name          # Sent |  curr. % / target % | Repeats"
+          "    mx1              2 |  40.0000 /  40.0000 |       2"
+          "    mx2              2 |  40.0000 /  40.0000 |       1"
+          "    mx3              1 |  20.0000 /  20.0000 |   1,234"
+          "" ]
+
+    Assert.Equal(String.Join("\n", expected), table)

@@ -62,14 +62,14 @@ public static class Example
     }
 }
 
-/// <summary>One row of the stats table.</summary>
-public sealed record StatsRow(string Name, long Sent, double CurrentPercent, double TargetPercent);
+/// <summary>One row of the stats table (Repeats: the repeat window's column, 0 when absent).</summary>
+public sealed record StatsRow(string Name, long Sent, double CurrentPercent, double TargetPercent, long Repeats = 0);
 
 /// <summary>Reads the stats table (PRODUCT.md "Stats") out of the router's standard output.</summary>
 public static class StatsTable
 {
     private static readonly Regex Row = new(
-        @"^\s+(?<name>\S+)\s+(?<sent>[\d,]+)\s*\|\s*(?<curr>[\d.]+)\s*/\s*(?<target>[\d.]+)\s*$",
+        @"^\s+(?<name>\S+)\s+(?<sent>[\d,]+)\s*\|\s*(?<curr>[\d.]+)\s*/\s*(?<target>[\d.]+)(\s*\|\s*(?<repeats>[\d,]+))?\s*$",
         RegexOptions.CultureInvariant);
 
     /// <summary>The rows of the last block whose title line is exactly `title` ("All Servers", "Group good").</summary>
@@ -90,11 +90,15 @@ public static class StatsTable
                 m.Groups["name"].Value,
                 long.Parse(m.Groups["sent"].Value.Replace(",", ""), CultureInfo.InvariantCulture),
                 double.Parse(m.Groups["curr"].Value, CultureInfo.InvariantCulture),
-                double.Parse(m.Groups["target"].Value, CultureInfo.InvariantCulture)));
+                double.Parse(m.Groups["target"].Value, CultureInfo.InvariantCulture),
+                m.Groups["repeats"].Success ? long.Parse(m.Groups["repeats"].Value.Replace(",", ""), CultureInfo.InvariantCulture) : 0));
         }
         return rows;
     }
 
     public static Dictionary<string, long> Sent(string output, string title) =>
         Block(output, title).ToDictionary(r => r.Name, r => r.Sent);
+
+    public static Dictionary<string, long> Repeats(string output, string title) =>
+        Block(output, title).ToDictionary(r => r.Name, r => r.Repeats);
 }

@@ -13,6 +13,9 @@
 #   CI          when set, a missing tool or router binary is a FAIL, never a SKIP
 #   E2E_KEEP    when set, keep the scratch directory (always kept after a failure)
 #   E2E_VERBOSE when set, echo what the helpers do
+#   E2E_TIMEOUT time limit of one script in seconds (default 600), then FAIL
+#   E2E_TMPDIR  where the scratch directory goes (default /tmp; user postfix must be
+#               able to reach it)
 
 set -u -o pipefail
 
@@ -66,17 +69,32 @@ e2e_init() {
         echo "SKIP $script (missing: ${missing[*]})"
         exit 0
     fi
-    E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/e2e-$script.XXXXXX")
+    # not $TMPDIR: the Postfix daemons (user postfix) must reach it through its parents
+    E2E_TMP=$(mktemp -d "${E2E_TMPDIR:-/tmp}/e2e-$script.XXXXXX")
     chmod 755 "$E2E_TMP"          # Postfix daemons (user postfix) must traverse it
     trap e2e_cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+    # Watchdog: a hung step (a client waiting forever) must not hang CI. At the limit
+    # it says so, signals this script and ends its children (by parent id), so that
+    # the foreground command returns and the EXIT trap can clean up.
+    (
+        trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+        sleep "${E2E_TIMEOUT:-600}" &
+        sleeper=$!
+        wait "$sleeper"
+        echo "FAIL $script (time limit of ${E2E_TIMEOUT:-600} s reached)"
+        kill -TERM $$
+        pkill -TERM -P $$
+    ) &
+    E2E_WATCHDOG=$!
     log "scratch directory $E2E_TMP, router $ROUTER_BIN"
 }
 
 e2e_cleanup() {
     local rc=$? dir pid
     trap - EXIT
+    [ -n "${E2E_WATCHDOG:-}" ] && kill "$E2E_WATCHDOG" 2>/dev/null && wait "$E2E_WATCHDOG" 2>/dev/null
     for dir in "${E2E_POSTFIX[@]}"; do
         postfix -c "$dir" stop >/dev/null 2>&1 || postfix -c "$dir" abort >/dev/null 2>&1
     done
@@ -171,21 +189,33 @@ wait_tcp() {
 
 # ---------------------------------------------------------------------------- DNS
 
-# dns_start ARG...: dnsmasq on 127.0.0.1:$DNS_PORT (allocated on first use and kept,
+# dns_start [ARG...]: dnsmasq on 127.0.0.1:$DNS_PORT (allocated on first use and kept,
 # so DNS can be taken away and brought back on the same port). ARGs are dnsmasq
-# options, e.g. --mx-host=alpha.test,mx.a.test,10 --local=/test/. Only local data is
-# served: --no-resolv and no upstream, so nothing ever reaches the system resolver.
+# options, e.g. --mx-host=alpha.test,mx.a.test,10 --local=/test/, remembered for the
+# next call without ARGs. Only local data is served: --no-resolv and no upstream, so
+# nothing ever reaches the system resolver.
 DNS_PORT=
 DNS_PID=
 DNS_ARGS=()
 dns_start() {
     [ $# -gt 0 ] && DNS_ARGS=("$@")
+    _dns_launch "${DNS_ARGS[@]}"
+}
+
+# dns_refusing: a DNS server that is up but has no data and no upstream, as a resolver
+# that lost its upstream: it answers REFUSED at once to every query
+dns_refusing() {
+    dns_stop
+    _dns_launch
+}
+
+_dns_launch() {
     [ -n "$DNS_PORT" ] || port_alloc DNS_PORT
     local logf=$E2E_TMP/dnsmasq.log
     bg_start "$E2E_TMP/dnsmasq.out" dnsmasq --no-daemon --conf-file=/dev/null --pid-file= \
         --port="$DNS_PORT" --listen-address=127.0.0.1 --bind-interfaces \
         --no-resolv --no-hosts --no-negcache --user=root --group=root \
-        --log-queries --log-facility="$logf" "${DNS_ARGS[@]}"
+        --log-queries --log-facility="$logf" "$@"
     DNS_PID=$BG_PID
     local i
     for i in $(seq 100); do
@@ -239,11 +269,14 @@ router_stop() {
     return $rc
 }
 
-# routing_log_keys FILE: the key of every lookup in a routing log, one a line
-# (lines are "DATE TIME LEVEL KEY<TAB>TARGET<TAB>RELAY")
+# routing_log_keys FILE [decisions]: the key of every lookup in a routing log, one a
+# line (lines are "DATE TIME LEVEL KEY<TAB>TARGET<TAB>RELAY"); with "decisions", only
+# the lookups that made a decision, not the repeat window's repeats ("TARGET (repeat)")
 routing_log_keys() {
     [ -f "$1" ] || return 0
-    awk -F'\t' '{ n = split($1, w, " "); print w[n] }' "$1"
+    awk -F'\t' -v only="${2:-}" '
+        only == "decisions" && $2 ~ / \(repeat\)$/ { next }
+        { n = split($1, w, " "); print w[n] }' "$1"
 }
 
 # ---------------------------------------------------------------------------- sinks
@@ -302,7 +335,8 @@ sinks_total() {
 # MODE plain: smtpd uses the normal trivial-rewrite, so it asks the router too.
 # MODE recommended: smtpd has its own trivial-rewrite without the router's maps
 # (the master.cf lines the README recommends), so only qmgr asks.
-# Extra arguments are main.cf lines such as "transport_maps = tcp:[127.0.0.1]:PORT".
+# Extra arguments are main.cf settings such as "transport_maps = tcp:[127.0.0.1]:PORT"
+# (applied with postconf -e, so they may override the defaults here).
 pf_create() {
     local name=$1 port=$2 mode=$3; shift 3
     local top=$E2E_TMP/$name
@@ -353,7 +387,7 @@ smtp_connect_timeout = 5s
 smtp_address_preference = ipv4
 EOF
     local line
-    for line in "$@"; do printf '%s\n' "$line" >>"$etc/main.cf"; done
+    for line in "$@"; do postconf -c "$etc" -e "$line" || die "postconf $name" "$line"; done
 
     {
         echo "127.0.0.1:$port inet n - n - - smtpd"
@@ -398,8 +432,8 @@ pf_log() { echo "$E2E_TMP/$1/maillog"; }
 
 pf_start() {
     local etc=$E2E_TMP/$1/etc out
+    E2E_POSTFIX+=("$etc")     # before the start: a half-started instance is stopped too
     out=$(postfix -c "$etc" start 2>&1) || die "postfix start $1" "$(echo "$out" | tail -3 | tr '\n' ' ')"
-    E2E_POSTFIX+=("$etc")
     local i
     for i in $(seq 100); do
         postfix -c "$etc" status >/dev/null 2>&1 && return 0
@@ -463,7 +497,17 @@ pf_wait_sinks() {
     return 1
 }
 
-pf_flush() { postqueue -c "$(pf_etc "$1")" -f; }
+# pf_flush NAME: postqueue -f, once no message is in flight. A flush that meets a
+# message still being deferred makes qmgr log "skipped, still being delivered" and
+# push that message's next try a minute ahead.
+pf_flush() {
+    local i
+    for i in $(seq 300); do
+        [ "$(pf_queue_count "$1" maildrop incoming active)" = 0 ] && break
+        sleep 0.1
+    done
+    postqueue -c "$(pf_etc "$1")" -f
+}
 
 # ---------------------------------------------------------------------------- sending
 

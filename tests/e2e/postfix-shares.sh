@@ -134,6 +134,17 @@ scenario() {
     else
         info "$name: $asked lookups for $total messages"
     fi
+    # with the window, the router's own count: one decision (pick) per message, the
+    # other lookup of the pair being a repeat (" (repeat)" after the target)
+    if [ -n "$WINDOW" ]; then
+        local decided
+        decided=$(routing_log_keys "$rlog" decisions | grep -cE "$keys")
+        if [ "$map" = transport_maps ]; then
+            check "$name: one decision per message" "$decided decisions for $total messages" [ "$decided" = "$total" ]
+        else
+            info "$name: $decided decisions for $total messages"
+        fi
+    fi
     # shares: asserted with the recommended setup; with --plain only when a repeat
     # window is meant to repair the doubling (transport_maps, distinct recipients)
     local soft=

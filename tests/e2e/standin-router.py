@@ -8,7 +8,9 @@ the scripts can be checked against Postfix before the real binary exists, and so
 failing e2e run can be told apart: harness bug (fails with the stand-in too) or router
 bug (passes with the stand-in). Only the YAML subset that the e2e configs use is read.
 
-Not a product: no config validation, no socketmap, no repeat window. With -v every
+Not a product: no config validation, no socketmap. --repeat-window SEC: a key
+answered less than SEC ago gets the same relay again without a new pick, once (the
+router's consume-once semantics); the routing log marks it "TARGET (repeat)". With -v every
 request and reply goes to standard error; SIGTERM prints the picks per relay.
 """
 import argparse
@@ -46,7 +48,7 @@ def parse_yaml(text):
 
 
 class Router:
-    def __init__(self, cfg, dns, ttl, verbose):
+    def __init__(self, cfg, dns, ttl, verbose, window=0):
         servers = cfg["servers"]
         self.names = servers["names"]
         self.groups = {"*all*": list(self.names)}
@@ -67,6 +69,8 @@ class Router:
         self.cache = {}
         self.lock = threading.Lock()
         self.verbose = verbose
+        self.window = window
+        self.recent = {}
         log_file = (cfg.get("config") or {}).get("log_file")
         self.log = open(log_file, "a", buffering=1) if log_file else None
 
@@ -114,7 +118,22 @@ class Router:
             with self.lock:
                 self.sent[target] += 1
             return "200 " + encode(self.names[target]["address"])
+        if self.window > 0:
+            now = time.time()
+            with self.lock:
+                hit = self.recent.pop(key, None)  # consume-once, as the router does
+                if hit and now - hit[0] < self.window:
+                    return "200 " + encode(hit[1]) + REPEAT
+            relay = self.pick(target)
+            with self.lock:
+                self.recent[key] = (now, relay)
+            return "200 " + encode(relay)
         return "200 " + encode(self.pick(target))
+
+
+# answer() marks a reply the repeat window gave again; serve() moves the mark to the
+# routing log's target, as the router writes it
+REPEAT = " (repeat)"
 
 
 def mx_query(server, domain):
@@ -202,13 +221,16 @@ def serve(conn, router):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 line = line.rstrip(b"\r").decode("latin-1")
+                target = "-"
                 if line.startswith("get "):
                     reply = router.answer(decode(line[4:]).lower())
+                    if reply.endswith(REPEAT):
+                        reply, target = reply[: -len(REPEAT)], "-" + REPEAT
                 else:
                     reply = "400 bad%20request"
                 if router.log and line.startswith("get "):
                     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-                    router.log.write(stamp + " INFO     " + decode(line[4:]).lower() + "\t-\t" + reply + "\n")
+                    router.log.write(stamp + " INFO     " + decode(line[4:]).lower() + "\t" + target + "\t" + reply + "\n")
                 if router.verbose:
                     print("standin: " + line + " -> " + reply, file=sys.stderr, flush=True)
                 conn.sendall(reply.encode() + b"\n")
@@ -221,11 +243,12 @@ def main():
     ap.add_argument("-H", "--host", default="127.0.0.1")
     ap.add_argument("--dns-server", required=True)
     ap.add_argument("--cache-ttl", type=int, default=3600)
+    ap.add_argument("--repeat-window", type=int, default=0)
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     dhost, _, dport = a.dns_server.partition(":")
     with open(a.config) as f:
-        router = Router(parse_yaml(f.read()), (dhost, int(dport or 53)), a.cache_ttl, a.verbose)
+        router = Router(parse_yaml(f.read()), (dhost, int(dport or 53)), a.cache_ttl, a.verbose, a.repeat_window)
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((a.host, a.port))
