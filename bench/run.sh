@@ -345,7 +345,10 @@ if [[ -z $alloc_note ]]; then
   for s in "${gc_syms[@]}"; do
     off=$(sym_off "$s") || continue
     n=$((n + 1))
-    perf probe -q -x "$router" -a "mxbench:gc$n=$off" >>"$tmp/perf-probe.log" 2>&1 && gc_events+=("mxbench:gc$n")
+    # entry and return: the time between them is the pause the GC imposes on the threads
+    perf probe -q -x "$router" -a "mxbench:gc$n=$off" >>"$tmp/perf-probe.log" 2>&1 &&
+      perf probe -q -x "$router" -a "mxbench:gcend$n=$off%return" >>"$tmp/perf-probe.log" 2>&1 &&
+      gc_events+=("mxbench:gc$n" "mxbench:gcend${n}__return")
   done
   ((${#alloc_events[@]})) || alloc_note="not measured: perf probe failed (is tracefs mounted?), see perf-probe.log"
   ((${#gc_events[@]})) || gc_note="not measured: no GC entry point found, or perf probe failed"
@@ -418,19 +421,6 @@ if [[ -z $alloc_note ]]; then
   done
 fi
 
-if [[ -z $gc_note ]]; then
-  say "GC collections per million requests"
-  ev=$(IFS=,; echo "${gc_events[*]}")
-  count_events "$tmp/gc-hit" "$ev" -n 300000 127.0.0.1 "$r_port" 16 60 "$tmp/hit.keys"
-  miss_keys "$tmp/gc-miss.keys" gc 100000
-  count_events "$tmp/gc-miss" "$ev" -u -n 100000 127.0.0.1 "$r_port" 16 60 "$tmp/gc-miss.keys"
-  for kind in hit miss; do
-    n=$(field "$(cat "$tmp/gc-$kind.load")" requests)
-    g=$(event_sum "$tmp/gc-$kind" '^mxbench:gc')
-    declare "gc_$kind=$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.1f", g * 1e6 / n }')"
-    declare "gcraw_$kind=$g in $n"
-  done
-fi
 
 # profile_summary FILE: a perf report (percent, dso, [.], symbol) grouped by what the
 # code does, as a markdown table. The first pattern that matches a symbol wins.
@@ -522,6 +512,33 @@ refetched=$((q2 - q1))
 say "  fill: $fill"
 say "  second pass: $again ($refetched DNS queries)"
 
+if [[ -z $gc_note ]]; then
+  # On the router holding 100 000 domains: a GC's pause grows with what it must scan.
+  say "GC collections and pauses (router with 100 000 cached domains)"
+  "$tmp/loadgen" -n 1000 127.0.0.1 "$m_port" 4 30 "$tmp/hit.keys" >/dev/null 2>>"$tmp/loadgen.err"
+  ev=$(IFS=,; echo "${gc_events[*]}")
+  miss_keys "$tmp/gc-miss.keys" gc 100000
+  for kind in hit miss; do
+    keys=$tmp/hit.keys flags=() c=64 count=300000
+    [[ $kind == miss ]] && keys=$tmp/gc-miss.keys flags=(-u) c=16 count=100000
+    perf record -q -e "$ev" -p "$m_pid" -o "$tmp/gc-$kind.data" >/dev/null 2>&1 &
+    pp=$!
+    sleep 0.5
+    out=$("$tmp/loadgen" "${flags[@]}" -n "$count" 127.0.0.1 "$m_port" $c 60 "$keys" 2>>"$tmp/loadgen.err")
+    kill -INT "$pp" 2>/dev/null || true
+    wait "$pp" 2>/dev/null || true
+    # count, mean and longest pause (entry to return of GarbageCollectGeneration)
+    stats=$(perf script -i "$tmp/gc-$kind.data" -F tid,time,event 2>/dev/null | awk '
+      { t = $2; sub(/:$/, "", t) }
+      $3 ~ /__return/ { if ($1 in s) { d = (t - s[$1]) * 1e6; n++; sum += d; if (d > mx) mx = d; delete s[$1] } next }
+      { s[$1] = t }
+      END { printf "%d %.0f %.0f", n, n ? sum / n : 0, mx }')
+    read -r g mean longest <<<"$stats"
+    n=$(field "$out" requests)
+    declare "gc_$kind=$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.0f", g * 1e6 / n }') per million cache-$kind requests ($g in $n at $c connections, $(field "$out" rps) rps; pauses $mean µs on average, $longest µs at most)"
+  done
+fi
+
 # ---------------------------------------------------------------- report
 size=$(stat -c %s "$router")
 startup_ms=$(field "$startup" median_ms)
@@ -575,7 +592,7 @@ else
   alloc_value=$alloc_note alloc_verdict="not measured"
 fi
 if [[ -n $gc_hit ]]; then
-  gc_value="$gc_hit per million cache-hit requests ($gcraw_hit), $gc_miss per million cache-miss requests ($gcraw_miss)"
+  gc_value="$gc_hit; $gc_miss"
 else
   gc_value=$gc_note
 fi
@@ -620,7 +637,7 @@ $targets
 - 100 000 domains: fill $(field "$fill" rps) rps ($(field "$fill" ok200) replies 200, $(field "$fill" errors) errors); a second pass over the same domains sent $refetched queries to DNS.
 - UDP datagrams dropped on a full receive buffer during the table (whole machine): $drops.$drops_note
 - Start to first answer: $startup.
-- GC collections: $gc_value.
+- GC collections, in the router holding the 100 000 domains (its cache-miss domains answered with an MX host by mxdns): $gc_value.
 - Open file limit of this shell: $(ulimit -Sn) soft, $(ulimit -Hn) hard."
 if [[ -n $alloc_table ]]; then
   body+="
