@@ -62,6 +62,21 @@ type Rule =
       Target: Target
       Pos: Pos }
 
+/// What a DNS failure does when no cached answer covers it (--dns-failure-policy).
+type DnsFailurePolicy =
+    /// `defer`, the default: reply 400, Postfix defers the message and retries later.
+    | DeferMail
+    /// `default`: route as if the domain had no MX hosts: rules on the address, else the
+    /// `default` target, else all servers.
+    | UseDefault
+
+/// "defer" or "default" (the words of --dns-failure-policy and config.dns_failure_policy).
+let parseDnsFailurePolicy (text: string) : DnsFailurePolicy option =
+    match text.Trim() with
+    | "defer" -> Some DeferMail
+    | "default" -> Some UseDefault
+    | _ -> None
+
 /// Options that may also be given in the `config:` section; the command line wins.
 type Settings =
     { LogFile: string option
@@ -76,7 +91,11 @@ type Settings =
       Metrics: string option
       Allow: string list
       MaxConnections: int option
-      CacheSize: int option }
+      CacheSize: int option
+      DnsTimeout: int option
+      DnsRetries: int option
+      StaleLimit: int option
+      DnsFailurePolicy: DnsFailurePolicy option }
 
 type Config =
     { File: string
@@ -110,7 +129,11 @@ let private emptySettings =
       Metrics = None
       Allow = []
       MaxConnections = None
-      CacheSize = None }
+      CacheSize = None
+      DnsTimeout = None
+      DnsRetries = None
+      StaleLimit = None
+      DnsFailurePolicy = None }
 
 let private posOf (node: Node) =
     match node with
@@ -385,6 +408,35 @@ let private settings (sink: Sink) (section: Node) : Settings =
         | "allow" -> s <- { s with Allow = texts key value }
         | "max_connections" -> s <- { s with MaxConnections = count key value }
         | "cache_size" -> s <- { s with CacheSize = count key value }
+        | "dns_timeout" ->
+            let seconds =
+                if isNull value then
+                    None
+                else
+                    intIn sink ("config." + key) "a number of seconds from 1 to 300" 1L 300L value
+
+            s <- { s with DnsTimeout = seconds }
+        | "dns_retries" ->
+            let retries =
+                if isNull value then
+                    None
+                else
+                    intIn sink ("config." + key) "a whole number from 0 to 10" 0L 10L value
+
+            s <- { s with DnsRetries = retries }
+        | "stale_limit" -> s <- { s with StaleLimit = count key value }
+        | "dns_failure_policy" ->
+            let policy =
+                match text key value with
+                | None -> None
+                | Some t ->
+                    match parseDnsFailurePolicy t with
+                    | Some p -> Some p
+                    | None ->
+                        sink.Error(posOf value, "config." + key + " must be defer or default, not " + quote t)
+                        None
+
+            s <- { s with DnsFailurePolicy = policy }
         | _ -> sink.Warn(pos, "unknown key " + quote key + " in config (ignored)")
 
     s

@@ -22,8 +22,9 @@ type Decision =
     /// 400.
     | Defer of reason: string
 
-/// Routes a key: "*" is refused; a DNS failure defers; else the rules decide.
-let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision =
+/// Routes a key: "*" is refused; a DNS failure defers (DeferMail) or routes as if the
+/// domain had no MX hosts (UseDefault); else the rules decide.
+let decideWith (policy: DnsFailurePolicy) (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision =
     let route (hosts: string list) =
         let target, reason = Rules.decide config key hosts
 
@@ -42,9 +43,15 @@ let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision =
         Refuse(NoResultText, None)
     else
         match mx with
-        | DnsFailure reason -> Defer reason
+        | DnsFailure reason ->
+            match policy with
+            | DeferMail -> Defer reason
+            | UseDefault -> route []
         | NotQueried -> route []
         | Hosts records -> route (Rules.sortHosts records)
+
+/// Routes a key under the `defer` policy: a DNS failure replies 400.
+let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision = decideWith DeferMail config key mx
 
 /// The reply for a decision once a relay has been picked (None for Refuse/Defer).
 let reply (decision: Decision) (relay: Relay option) : TcpTable.Reply =

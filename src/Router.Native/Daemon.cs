@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Router.Core;
 
 namespace Router.Native;
 
@@ -26,7 +27,7 @@ public static class Daemon
             }
         }
 
-        var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
+        var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
         var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"),
             settings.RepeatWindow);
         string where = EffectiveSettings.Show(settings.Host, settings.Port);
@@ -61,12 +62,32 @@ public static class Daemon
             }
         }
 
+        MetricsServer? metrics = null;
+        if (settings.Metrics is { } metricsAt)
+        {
+            try
+            {
+                metrics = MetricsServer.Start(metricsAt, () => Exposition.render(Exposition.families(
+                    Metrics.Snapshot(router.State, resolver, server.OpenConnections + (socketmap?.OpenConnections ?? 0)))),
+                    logging.CreateLogger("metrics"));
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                Console.Error.WriteLine(Cli.Prefix + "cannot listen for metrics on " + EffectiveSettings.Show(metricsAt.Address, metricsAt.Port) + ": " + Cli.Describe(e));
+                server.Dispose();
+                socketmap?.Dispose();
+                routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return 1;
+            }
+        }
+        var reloader = new Reloader(options, settings, router, routingLog, logging.CreateLogger("reload"));
+
         void ReportMemory()
         {
             var gc = GC.GetGCMemoryInfo();
             log.LogDebug(
-                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Entries} cache entries, {Connections} open connections",
-                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.CacheEntries, server.OpenConnections + (socketmap?.OpenConnections ?? 0));
+                "resident memory {Rss} KiB (GC heap {Heap} KiB, committed {Committed} KiB), {Cache}, {Connections} open connections",
+                ResidentKiB(), gc.HeapSizeBytes / 1024, gc.TotalCommittedBytes / 1024, resolver.DescribeCache(), server.OpenConnections + (socketmap?.OpenConnections ?? 0));
         }
 
         using var signals = new Signals(
@@ -75,7 +96,7 @@ public static class Daemon
                 PrintStats(router);
                 if (options.Verbose) ReportMemory();
             },
-            onReload: () => log.LogWarning("SIGHUP: reloading the config is not supported yet; restart to apply changes"));
+            onReload: reloader.Request);
 
         Timer? memory = null;
         if (options.Verbose)
@@ -91,6 +112,7 @@ public static class Daemon
                 string.Join(", ", servers), settings.CacheTtl, settings.Timeout);
         }
         log.LogInformation("listening on {Where}", where);
+        if (metrics != null) log.LogInformation("metrics on http://{Where}/metrics", EffectiveSettings.Show(settings.Metrics!.Address, settings.Metrics.Port));
         if (router.Window is { } window)
             log.LogInformation("repeat window {Seconds} s, up to {Capacity} keys", window.Seconds, window.Capacity);
         if (socketmap != null)
@@ -104,6 +126,7 @@ public static class Daemon
 
         SdNotify.Send("STOPPING=1");
         memory?.Dispose();
+        metrics?.Dispose();
         PrintStats(router);
         routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         log.LogInformation("stopped");

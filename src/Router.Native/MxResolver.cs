@@ -11,60 +11,100 @@ namespace Router.Native;
 
 /// <summary>
 /// MX lookups with DnsClient and the router's own cache: the only async step of a lookup.
-/// A cache hit completes synchronously without allocating. Concurrent lookups of the same
-/// cold domain share one query. An answer lives min(record TTL, --cache-ttl) seconds
-/// (at least <see cref="MinimumLifetime"/>); when DNS then fails, an answer younger than
-/// --cache-ttl still covers the failure.
+/// <list type="bullet">
+/// <item>A fresh cache hit completes synchronously without allocating. An answer is fresh
+/// for its TTL (negative answers: min(SOA TTL, SOA minimum), RFC 2308), at least
+/// <see cref="MinimumLifetime"/> s, at most --cache-ttl.</item>
+/// <item>Single flight: concurrent lookups of a name share one query.</item>
+/// <item>Prefetch: a hit in the last tenth of an entry's life refreshes it in the background.</item>
+/// <item>Serve stale (RFC 8767): when DNS fails, an entry expired less than --stale-limit s
+/// ago answers, and DNS is asked again in the background at most once per recheck interval.</item>
+/// <item>Otherwise a DNS failure is a <see cref="Routing.MxAnswer.DnsFailure"/>; the core
+/// decides with <see cref="FailurePolicy"/> what it becomes (400 or the default target).</item>
+/// </list>
 /// </summary>
 public sealed class MxResolver
 {
-    public static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(2);
-    public const int QueryRetries = 2;
-    /// <summary>Floor of an entry's lifetime, so that TTL 0 answers do not query per lookup.</summary>
+    /// <summary>Floor of an entry's lifetime, so that TTL 0 answers do not query per lookup (--cache-ttl still caps it).</summary>
     public const int MinimumLifetime = 5;
-    /// <summary>Lifetime of a negative answer without an SOA record.</summary>
-    public const int NegativeLifetimeWithoutSoa = 60;
 
-    private sealed class Entry(Routing.MxAnswer answer, long freshUntil, long keepUntil)
-    {
-        public readonly Routing.MxAnswer Answer = answer;
-        public readonly long FreshUntil = freshUntil;  // Environment.TickCount64 ms
-        public readonly long KeepUntil = keepUntil;    // covers DNS failures until then
-    }
+    private enum Outcome { Answered, Stale, Failed }
+
+    private readonly record struct Resolution(Routing.MxAnswer Answer, Outcome Outcome);
 
     private readonly LookupClient _client;
     private readonly ILogger _log;
     private readonly long _cacheTtlMs;
-    private readonly ConcurrentDictionary<string, Entry> _cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Task<Routing.MxAnswer>> _inFlight = new(StringComparer.Ordinal);
+    private readonly long _staleLimitMs;
+    private readonly DnsCache? _cache;
+    private readonly ConcurrentDictionary<string, Task<Resolution>> _inFlight = new(StringComparer.Ordinal);
     private readonly IdnMapping _idn = new();
-    private readonly Timer? _sweeper;
+    private readonly StripedCounter _hits = new();
+    private long _misses;
+    private long _stale;
+    private long _failed;
+    private long _prefetches;
 
     public IReadOnlyList<IPEndPoint> NameServers { get; }
 
-    public int CacheEntries => _cache.Count;
+    /// <summary>Where the servers came from: "--dns-server", the resolv.conf path, or "DnsClient".</summary>
+    public string NameServerSource { get; }
+
+    public TimeSpan Timeout { get; }
+    public int Retries { get; }
+    public Config.DnsFailurePolicy FailurePolicy { get; }
+
+    public int CacheEntries => _cache?.Count ?? 0;
+    public long Hits => _hits.Value;
+    public long Misses => Interlocked.Read(ref _misses);
+    public long StaleAnswers => Interlocked.Read(ref _stale);
+    public long Failures => Interlocked.Read(ref _failed);
+    public long Prefetches => Interlocked.Read(ref _prefetches);
 
     /// <param name="servers">--dns-server values; empty means /etc/resolv.conf.</param>
     /// <param name="cacheTtl">--cache-ttl in seconds; 0 disables caching.</param>
     public MxResolver(IReadOnlyList<IPEndPoint> servers, int cacheTtl, ILogger log)
+        : this(new DnsSettings { Servers = servers, CacheTtl = cacheTtl }, log)
+    {
+    }
+
+    public MxResolver(DnsSettings settings, ILogger log)
     {
         _log = log;
-        _cacheTtlMs = cacheTtl * 1000L;
+        _cacheTtlMs = settings.CacheTtl * 1000L;
+        _staleLimitMs = settings.StaleLimit * 1000L;
+        FailurePolicy = settings.FailurePolicy;
+
         LookupClientOptions options;
-        if (servers.Count > 0)
+        ResolvConf? resolvConf = null;
+        if (settings.Servers.Count > 0)
         {
-            options = new LookupClientOptions(servers.ToArray()) { AutoResolveNameServers = false };
+            options = new LookupClientOptions(settings.Servers.ToArray()) { AutoResolveNameServers = false };
+            NameServerSource = "--dns-server";
         }
         else
         {
-            var fromResolvConf = ResolvConf.NameServers("/etc/resolv.conf");
-            options = fromResolvConf.Count > 0
-                ? new LookupClientOptions(fromResolvConf.ToArray()) { AutoResolveNameServers = false }
-                : new LookupClientOptions { AutoResolveNameServers = true };
+            resolvConf = ResolvConf.Read(ResolvConf.Location());
+            if (resolvConf.NameServers.Count > 0)
+            {
+                options = new LookupClientOptions(resolvConf.NameServers.ToArray()) { AutoResolveNameServers = false };
+                NameServerSource = resolvConf.Path;
+            }
+            else
+            {
+                options = new LookupClientOptions { AutoResolveNameServers = true };
+                NameServerSource = "DnsClient (no nameserver in " + resolvConf.Path + ")";
+            }
         }
+        // The command line and config: win; resolv.conf's options apply to its own servers.
+        int timeout = settings.Timeout ?? resolvConf?.Timeout ?? DnsSettings.DefaultTimeout;
+        int retries = settings.Retries ?? (resolvConf?.Attempts is { } attempts ? attempts - 1 : DnsSettings.DefaultRetries);
+        Timeout = TimeSpan.FromSeconds(timeout);
+        Retries = retries;
+
         options.UseCache = false;
-        options.Timeout = QueryTimeout;
-        options.Retries = QueryRetries;
+        options.Timeout = Timeout;
+        options.Retries = retries;
         options.ThrowDnsErrors = false;
         options.ContinueOnDnsError = false;
         options.ContinueOnEmptyResponse = false;
@@ -75,9 +115,33 @@ public sealed class MxResolver
         var used = new List<IPEndPoint>();
         foreach (var ns in _client.NameServers) used.Add(new IPEndPoint(IPAddress.Parse(ns.Address), ns.Port));
         NameServers = used;
-        if (_cacheTtlMs > 0)
-            _sweeper = new Timer(_ => Sweep(), null, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60));
+
+        if (_cacheTtlMs > 0 && settings.CacheSize > 0)
+        {
+            var sweepEvery = TimeSpan.FromSeconds(Math.Clamp(settings.CacheTtl, 1, 60));
+            _cache = new DnsCache(settings.CacheSize, sweepEvery);
+        }
+
+        if (_log.IsEnabled(LogLevel.Debug))
+        {
+            var shown = new List<string>();
+            foreach (var ns in NameServers) shown.Add(ns.ToString());
+            _log.LogDebug(
+                "DNS: servers {Servers} (from {Source}), timeout {Timeout} s, {Retries} retries; cache {Cache}; stale limit {Stale} s; failure policy {Policy}",
+                string.Join(", ", shown), NameServerSource, timeout, retries,
+                _cache == null ? "off" : "ttl " + settings.CacheTtl.ToString(CultureInfo.InvariantCulture) + " s, size " + _cache.Capacity.ToString(CultureInfo.InvariantCulture),
+                settings.StaleLimit, DnsSettings.Show(FailurePolicy));
+        }
     }
+
+    /// <summary>"12 cache entries, 900 hits, 30 misses, 2 stale answers, 1 DNS failures, 5 prefetches".</summary>
+    public string DescribeCache() =>
+        CacheEntries.ToString(CultureInfo.InvariantCulture) + " cache entries, "
+        + Hits.ToString(CultureInfo.InvariantCulture) + " hits, "
+        + Misses.ToString(CultureInfo.InvariantCulture) + " misses, "
+        + StaleAnswers.ToString(CultureInfo.InvariantCulture) + " stale answers, "
+        + Failures.ToString(CultureInfo.InvariantCulture) + " DNS failures, "
+        + Prefetches.ToString(CultureInfo.InvariantCulture) + " prefetches";
 
     /// <summary>The MX answer for a key: NotQueried for keys that make no query.</summary>
     public ValueTask<Routing.MxAnswer> LookupAsync(Address.Key key)
@@ -86,14 +150,55 @@ public sealed class MxResolver
         string? name = QueryName(key.Domain);
         if (name == null) return new ValueTask<Routing.MxAnswer>(NoHosts);
 
-        if (_cacheTtlMs > 0 && _cache.TryGetValue(name, out var entry)
-            && Environment.TickCount64 < entry.FreshUntil)
-            return new ValueTask<Routing.MxAnswer>(entry.Answer);
-
-        return new ValueTask<Routing.MxAnswer>(SharedQuery(name));
+        if (_cache != null && _cache.TryGet(name, out var entry))
+        {
+            long now = Environment.TickCount64;
+            entry.Touch(now);
+            long retryAfter = entry.RetryAfter;
+            if (now < entry.FreshUntil)
+            {
+                _hits.Increment();
+                if (now >= entry.PrefetchAt && now >= retryAfter) Prefetch(name);
+                return new ValueTask<Routing.MxAnswer>(entry.Answer);
+            }
+            if (retryAfter != 0 && now < entry.StaleUntil)
+            {
+                // DNS failed to refresh this entry: answer stale without waiting, ask again
+                // in the background once the recheck interval has passed.
+                Interlocked.Increment(ref _stale);
+                if (now >= retryAfter) Prefetch(name);
+                return new ValueTask<Routing.MxAnswer>(entry.Answer);
+            }
+        }
+        return WaitForDns(SharedQuery(name));
     }
 
     private static readonly Routing.MxAnswer NoHosts = Routing.MxAnswer.NewHosts(FSharpList<Rules.Mx>.Empty);
+
+    private void Prefetch(string name)
+    {
+        if (_inFlight.ContainsKey(name)) return;
+        Interlocked.Increment(ref _prefetches);
+        _ = SharedQuery(name);
+    }
+
+    private async ValueTask<Routing.MxAnswer> WaitForDns(Task<Resolution> query)
+    {
+        var r = await query.ConfigureAwait(false);
+        switch (r.Outcome)
+        {
+            case Outcome.Answered:
+                Interlocked.Increment(ref _misses);
+                break;
+            case Outcome.Stale:
+                Interlocked.Increment(ref _stale);
+                break;
+            default:
+                Interlocked.Increment(ref _failed);
+                break;
+        }
+        return r.Answer;
+    }
 
     /// <summary>ASCII query name (IDN A-labels), without a trailing dot; null when not convertible.</summary>
     private string? QueryName(string domain)
@@ -115,11 +220,11 @@ public sealed class MxResolver
         }
     }
 
-    /// <summary>One query per cold name at a time: the first caller starts it, others await it.</summary>
-    private Task<Routing.MxAnswer> SharedQuery(string name)
+    /// <summary>One query per name at a time: the first caller starts it, others await it.</summary>
+    private Task<Resolution> SharedQuery(string name)
     {
         if (_inFlight.TryGetValue(name, out var running)) return running;
-        var tcs = new TaskCompletionSource<Routing.MxAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tcs = new TaskCompletionSource<Resolution>(TaskCreationOptions.RunContinuationsAsynchronously);
         var mine = tcs.Task;
         var winner = _inFlight.GetOrAdd(name, mine);
         if (!ReferenceEquals(winner, mine)) return winner;
@@ -127,28 +232,29 @@ public sealed class MxResolver
         return mine;
     }
 
-    private async Task RunQuery(string name, TaskCompletionSource<Routing.MxAnswer> tcs)
+    private async Task RunQuery(string name, TaskCompletionSource<Resolution> tcs)
     {
-        Routing.MxAnswer answer;
+        Resolution result;
         try
         {
-            answer = await QueryAsync(name).ConfigureAwait(false);
+            result = await ResolveAsync(name).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            answer = Routing.MxAnswer.NewDnsFailure("DNS error for " + name + ": " + e.GetType().Name);
+            result = new Resolution(Routing.MxAnswer.NewDnsFailure("DNS error for " + name + ": " + e.GetType().Name), Outcome.Failed);
         }
         finally
         {
-            _inFlight.TryRemove(name, out _);
+            _inFlight.TryRemove(new KeyValuePair<string, Task<Resolution>>(name, tcs.Task));
         }
-        tcs.TrySetResult(answer);
+        tcs.TrySetResult(result);
     }
 
-    private async Task<Routing.MxAnswer> QueryAsync(string name)
+    /// <summary>Asks DNS; caches an answer; on failure falls back to a stale entry if one may serve.</summary>
+    private async Task<Resolution> ResolveAsync(string name)
     {
-        long now = Environment.TickCount64;
-        string? failure;
+        long started = Metrics.DnsStarted();
+        string failure;
         try
         {
             var response = await _client.QueryAsync(name, QueryType.MX, QueryClass.IN).ConfigureAwait(false);
@@ -156,10 +262,11 @@ public sealed class MxResolver
             if (code == DnsHeaderResponseCode.NoError || code == DnsHeaderResponseCode.NotExistentDomain)
             {
                 var (answer, ttl) = Interpret(response, code);
-                Store(name, answer, ttl, now);
+                Store(name, answer, ttl);
                 if (_log.IsEnabled(LogLevel.Debug))
                     _log.LogDebug("MX {Name}: {Answer} (ttl {Ttl} s)", name, Describe(answer), ttl);
-                return answer;
+                Metrics.DnsQuery(started, failed: false);
+                return new Resolution(answer, Outcome.Answered);
             }
             failure = RcodeName(code) + " for " + name;
         }
@@ -172,16 +279,22 @@ public sealed class MxResolver
         {
             failure = "DNS error for " + name + ": " + e.GetType().Name;
         }
+        Metrics.DnsQuery(started, failed: true);
 
-        if (_cacheTtlMs > 0 && _cache.TryGetValue(name, out var stale) && Environment.TickCount64 < stale.KeepUntil)
+        long now = Environment.TickCount64;
+        if (_cache != null && _cache.TryGet(name, out var stale) && now < stale.StaleUntil)
         {
-            _log.LogWarning("{Failure}; using the cached answer", failure);
-            return stale.Answer;
+            stale.RefreshFailed(now);
+            long age = Math.Max(0, now - stale.FreshUntil) / 1000;
+            _log.LogWarning("{Failure}; answering from the cache (expired {Age} s ago), asking again in {Recheck} s",
+                failure, age, stale.RecheckAfterFailure / 1000);
+            return new Resolution(stale.Answer, Outcome.Stale);
         }
         _log.LogWarning("{Failure}", failure);
-        return Routing.MxAnswer.NewDnsFailure(failure);
+        return new Resolution(Routing.MxAnswer.NewDnsFailure(failure), Outcome.Failed);
     }
 
+    /// <summary>The answer and how long it may be cached (seconds), before the floor and the cap.</summary>
     private static (Routing.MxAnswer Answer, long Ttl) Interpret(IDnsQueryResponse response, DnsHeaderResponseCode code)
     {
         var records = new List<Rules.Mx>();
@@ -199,32 +312,25 @@ public sealed class MxResolver
         }
         if (records.Count == 0)
         {
-            // Negative answer (RFC 2308): the SOA in the authority section says how long.
+            // Negative answer (RFC 2308 section 5): min(SOA TTL, SOA minimum). Without an
+            // SOA the RFC says not to cache: the floor keeps that short.
             foreach (var rr in response.Authorities)
             {
                 if (rr is SoaRecord soa)
                     ttl = Math.Min(ttl, Math.Min(Math.Max(0, soa.InitialTimeToLive), soa.Minimum));
             }
-            if (ttl == long.MaxValue) ttl = NegativeLifetimeWithoutSoa;
+            if (ttl == long.MaxValue) ttl = 0;
             return (NoHosts, ttl);
         }
+        // A null MX (RFC 7505, "MX 0 .") is kept as the host "."; Rules.sortHosts drops it.
         return (Routing.MxAnswer.NewHosts(ListModule.OfSeq(records)), ttl);
     }
 
-    private void Store(string name, Routing.MxAnswer answer, long ttlSeconds, long now)
+    private void Store(string name, Routing.MxAnswer answer, long ttlSeconds)
     {
-        if (_cacheTtlMs <= 0) return;
+        if (_cache == null) return;
         long lifetime = Math.Min(Math.Max(ttlSeconds, MinimumLifetime) * 1000L, _cacheTtlMs);
-        _cache[name] = new Entry(answer, now + lifetime, now + _cacheTtlMs);
-    }
-
-    private void Sweep()
-    {
-        long now = Environment.TickCount64;
-        foreach (var pair in _cache)
-        {
-            if (now >= pair.Value.KeepUntil) _cache.TryRemove(pair);
-        }
+        _cache.Store(name, new CacheEntry(answer, Environment.TickCount64, lifetime, _staleLimitMs));
     }
 
     public static string Describe(Routing.MxAnswer answer)
@@ -257,32 +363,23 @@ public sealed class MxResolver
     };
 }
 
-/// <summary>The nameserver lines of /etc/resolv.conf.</summary>
-public static class ResolvConf
+/// <summary>A counter many threads bump at once: one padded cell per thread stripe.</summary>
+public sealed class StripedCounter
 {
-    public static List<IPEndPoint> NameServers(string path)
+    private const int Stripes = 16;
+    private const int Spacing = 16; // longs: 128 bytes, two cache lines apart
+    private readonly long[] _cells = new long[Stripes * Spacing];
+
+    public void Increment() =>
+        Interlocked.Increment(ref _cells[(Environment.CurrentManagedThreadId & (Stripes - 1)) * Spacing]);
+
+    public long Value
     {
-        var result = new List<IPEndPoint>();
-        string[] lines;
-        try
+        get
         {
-            lines = File.ReadAllLines(path);
+            long sum = 0;
+            for (int i = 0; i < Stripes; i++) sum += Interlocked.Read(ref _cells[i * Spacing]);
+            return sum;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return result;
-        }
-        foreach (var raw in lines)
-        {
-            var line = raw.Trim();
-            if (!line.StartsWith("nameserver", StringComparison.Ordinal)) continue;
-            var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length < 2 || parts[0] != "nameserver") continue;
-            string addr = parts[1];
-            int scope = addr.IndexOf('%');
-            if (IPAddress.TryParse(addr, out var ip) || scope > 0 && IPAddress.TryParse(addr.Substring(0, scope), out ip))
-                result.Add(new IPEndPoint(ip, 53));
-        }
-        return result;
     }
 }

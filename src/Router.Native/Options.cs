@@ -30,9 +30,15 @@ public sealed class Options
     public bool Verbose { get; private set; }
     public bool Quiet { get; private set; }
     public List<IPEndPoint> DnsServers { get; } = new();
+    public int? DnsTimeout { get; private set; }
+    public int? DnsRetries { get; private set; }
+    public int? CacheSize { get; private set; }
+    public int? StaleLimit { get; private set; }
+    public Router.Core.Config.DnsFailurePolicy? DnsFailurePolicy { get; private set; }
     public bool Check { get; private set; }
     public string? Explain { get; private set; }
     public int? Simulate { get; private set; }
+    public IPEndPoint? Metrics { get; private set; }
     public bool Version { get; private set; }
     public bool Help { get; private set; }
     public int? SocketmapPort { get; private set; }
@@ -48,7 +54,15 @@ public sealed class Options
         "  --timeout SEC            idle client timeout, 0 disables (default 600)\n" +
         "  -v, --verbose            debug logging\n" +
         "  -q, --quiet              errors only\n" +
-        "  --dns-server ADDR[:PORT] DNS server to ask (repeatable)\n" +
+        "  --dns-server ADDR[:PORT] DNS server to ask (repeatable); default: /etc/resolv.conf\n" +
+        "  --dns-timeout SEC        wait for one DNS answer (default: resolv.conf's timeout, else 2)\n" +
+        "  --dns-retries N          tries after the first, per server (default: resolv.conf's\n" +
+        "                           attempts - 1, else 2)\n" +
+        "  --cache-size N           most domains cached, 0 disables (default 100000)\n" +
+        "  --stale-limit SEC        how long past expiry a cached answer covers DNS failures,\n" +
+        "                           0 disables (default 86400)\n" +
+        "  --dns-failure-policy P   DNS failed, nothing cached: defer (400, the default) or\n" +
+        "                           default (rules on the address, else the default target)\n" +
         "  --check                  validate the config, print a summary, exit 0 or 1\n" +
         "  --explain ADDRESS        print how ADDRESS would be routed (domain, MX hosts, the rule\n" +
         "                           that matched, target, relay, the exact reply line); no server\n" +
@@ -58,6 +72,7 @@ public sealed class Options
         "                           the default)\n" +
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
+        "  --metrics ADDR:PORT      serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)\n" +
         "  --version                print the version and exit\n" +
         "  --help                   print this help and exit\n";
 
@@ -126,6 +141,21 @@ public sealed class Options
                 case "--dns-server":
                     o.DnsServers.Add(ParseDnsServer(name, Value()));
                     break;
+                case "--dns-timeout":
+                    o.DnsTimeout = ParseDnsTimeout(name, Value());
+                    break;
+                case "--dns-retries":
+                    o.DnsRetries = ParseDnsRetries(name, Value());
+                    break;
+                case "--cache-size":
+                    o.CacheSize = ParseCount(name, Value());
+                    break;
+                case "--stale-limit":
+                    o.StaleLimit = ParseSeconds(name, Value());
+                    break;
+                case "--dns-failure-policy":
+                    o.DnsFailurePolicy = ParseDnsFailurePolicy(name, Value());
+                    break;
                 case "--check":
                     NoValue();
                     o.Check = true;
@@ -145,6 +175,9 @@ public sealed class Options
                     break;
                 case "--socketmap-name":
                     o.SocketmapName = ParseSocketmapName(name, Value());
+                    break;
+                case "--metrics":
+                    o.Metrics = ParseListen(name, Value());
                     break;
                 case "--version":
                     NoValue();
@@ -207,6 +240,27 @@ public sealed class Options
         return n;
     }
 
+    public static int ParseDnsTimeout(string flag, string text)
+    {
+        if (!TryParseInt(text, out int n) || n < 1 || n > 300)
+            throw new UsageException(flag, "not a number of seconds from 1 to 300: " + Quote(text));
+        return n;
+    }
+
+    public static int ParseDnsRetries(string flag, string text)
+    {
+        if (!TryParseInt(text, out int n) || n > 10)
+            throw new UsageException(flag, "not a count from 0 to 10: " + Quote(text));
+        return n;
+    }
+
+    public static Router.Core.Config.DnsFailurePolicy ParseDnsFailurePolicy(string flag, string text)
+    {
+        var policy = Router.Core.Config.parseDnsFailurePolicy(text);
+        if (policy == null) throw new UsageException(flag, "not defer or default: " + Quote(text));
+        return policy.Value;
+    }
+
     /// <summary>An IP address to bind; "localhost" means the IPv4 loopback.</summary>
     public static string ParseHost(string flag, string text)
     {
@@ -215,6 +269,40 @@ public sealed class Options
         if (!TryParseIp(bare, out _))
             throw new UsageException(flag, "not an IP address: " + Quote(text));
         return bare;
+    }
+
+    /// <summary>ADDR:PORT to listen on: 127.0.0.1:9120, [::1]:9120, localhost:9120, 0.0.0.0:9120.</summary>
+    public static IPEndPoint ParseListen(string flag, string text)
+    {
+        string host, port;
+        if (text.StartsWith('['))
+        {
+            int close = text.IndexOf(']');
+            if (close < 0 || close + 1 >= text.Length || text[close + 1] != ':')
+                throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+            host = text.Substring(0, close + 1);
+            port = text.Substring(close + 2);
+        }
+        else
+        {
+            int colon = text.LastIndexOf(':');
+            if (colon <= 0 || text.IndexOf(':') != colon)
+                throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+            host = text.Substring(0, colon);
+            port = text.Substring(colon + 1);
+        }
+        if (!TryParseInt(port, out int p) || p < 1 || p > 65535)
+            throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+        string address;
+        try
+        {
+            address = ParseHost(flag, host);
+        }
+        catch (UsageException)
+        {
+            throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
+        }
+        return new IPEndPoint(IPAddress.Parse(address), p);
     }
 
     /// <summary>

@@ -56,7 +56,7 @@ public static class Program
         using var logging = Logging.Create(options.Verbose, options.Quiet);
         if (options.Explain is { } address)
         {
-            var resolver = new MxResolver(settings.DnsServers, settings.CacheTtl, logging.CreateLogger("dns"));
+            var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
             Console.Out.Write(Reports.ExplainAsync(config, resolver, address).GetAwaiter().GetResult());
             return 0;
         }

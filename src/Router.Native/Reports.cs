@@ -56,11 +56,11 @@ public static class Reports
     {
         var key = Address.ofText(address);
         var mx = await resolver.LookupAsync(key).ConfigureAwait(false);
-        var decision = Routing.decide(config, key, mx);
+        var decision = Routing.decideWith(resolver.FailurePolicy, config, key, mx);
         var state = new RoutingState(config);
         FSharpOption<Config.Relay> relay = FSharpOption<Config.Relay>.None;
         if (decision is Routing.Decision.PickFrom pick)
-            relay = FSharpOption<Config.Relay>.Some(state.Pick(pick.Item1));
+            relay = FSharpOption<Config.Relay>.Some(state.Pick(pick.Item1)!);
         else if (decision is Routing.Decision.Direct direct)
             relay = FSharpOption<Config.Relay>.Some(direct.Item1);
         return Explain.render(key, mx, decision, relay);

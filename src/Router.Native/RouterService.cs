@@ -30,7 +30,7 @@ public sealed class RouterService
 
     public RoutingState State => _state;
 
-    /// <summary>Reload (a later issue) calls this with the new config's state.</summary>
+    /// <summary>Reload calls this with the new config's state (see RoutingState.Retire).</summary>
     public void Replace(RoutingState state) => _state = state;
 
     public MxResolver Resolver => _resolver;
@@ -48,6 +48,7 @@ public sealed class RouterService
         }
         var malformed = (TcpTable.Request.Malformed)request;
         if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("malformed request: {Reason}", malformed.reason);
+        Metrics.Lookup(400);
         return new ValueTask<byte[]>(TcpTable.encode(TcpTable.Reply.NewTempFail(malformed.reason)));
     }
 
@@ -71,21 +72,23 @@ public sealed class RouterService
 
     private byte[] Answer(Address.Key key, Routing.MxAnswer mx) => TcpTable.encode(Route(key, mx));
 
-    private TcpTable.Reply Route(Address.Key key, Routing.MxAnswer mx)
+    private TcpTable.Reply Route(Address.Key key, Routing.MxAnswer mx, RoutingState? retired = null)
     {
-        var state = _state;
-        var decision = Routing.decide(state.Config, key, mx);
+        var state = retired ?? _state;
+        var decision = Routing.decideWith(_resolver.FailurePolicy, state.Config, key, mx);
         Config.Relay? relay = null;
         string target;
         switch (decision)
         {
             case Routing.Decision.PickFrom pick:
                 relay = Decide(state, key.Text, decision, pick.Item1, null, out bool repeatedPick);
+                // A reload retired the state during this lookup: decide again on the new config.
+                if (relay == null) return Route(key, mx, state.Successor);
                 target = repeatedPick ? pick.Item1.Name + RepeatMarker : pick.Item1.Name;
                 break;
             case Routing.Decision.Direct direct:
                 relay = Decide(state, key.Text, decision, null, direct.Item1, out bool repeatedDirect);
-                target = repeatedDirect ? relay.Name + RepeatMarker : relay.Name;
+                target = repeatedDirect ? relay!.Name + RepeatMarker : relay!.Name;
                 break;
             case Routing.Decision.Refuse refuse:
                 target = refuse.text;
@@ -95,6 +98,7 @@ public sealed class RouterService
                 break;
         }
         var reply = Routing.reply(decision, relay == null ? FSharpOption<Config.Relay>.None : FSharpOption<Config.Relay>.Some(relay));
+        Metrics.Lookup(reply);
         _routingLog?.Write(key.Text, target, relay?.Address);
         if (_log.IsEnabled(LogLevel.Debug))
             _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, target, Explain.replyLine(reply));
@@ -107,21 +111,24 @@ public sealed class RouterService
     /// <summary>
     /// The relay for a decision that has one: the window's repeat when it holds the key
     /// (counted as a repeat, no pick), else a pick from the group (or the direct relay),
-    /// counted as a decision.
+    /// counted as a decision. Null when a reload retired <paramref name="state"/> before the pick.
     /// </summary>
-    private Config.Relay Decide(RoutingState state, string key, Routing.Decision decision, Config.Group? group,
+    private Config.Relay? Decide(RoutingState state, string key, Routing.Decision decision, Config.Group? group,
         Config.Relay? direct, out bool repeated)
     {
         if (_window?.Recall(key, decision) is { } again)
         {
             state.CountRepeat(group, again);
+            Metrics.Repeat();
             repeated = true;
             return again;
         }
         Config.Relay relay;
         if (group != null)
         {
-            relay = state.Pick(group);
+            repeated = false;
+            if (state.Pick(group) is not { } picked) return null;
+            relay = picked;
         }
         else
         {

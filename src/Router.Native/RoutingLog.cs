@@ -13,18 +13,20 @@ public sealed class RoutingLog : IAsyncDisposable
 {
     private const int Capacity = 65536;
     private readonly Channel<string> _lines;
-    private readonly StreamWriter _writer;
+    private StreamWriter _writer;
+    /// <summary>Held by the writer task around a batch and by <see cref="Reopen"/>.</summary>
+    private readonly object _gate = new();
     private readonly Task _pump;
     private long _dropped;
 
-    public string Path { get; }
+    public string Path { get; private set; }
 
     public long Dropped => Interlocked.Read(ref _dropped);
 
     private RoutingLog(string path, FileStream stream)
     {
         Path = path;
-        _writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
+        _writer = Writer(stream);
         _lines = Channel.CreateBounded<string>(new BoundedChannelOptions(Capacity)
         {
             SingleReader = true,
@@ -35,15 +37,47 @@ public sealed class RoutingLog : IAsyncDisposable
     }
 
     /// <summary>Opens the file for appending (created when missing, never truncated).</summary>
-    public static RoutingLog Open(string path)
+    public static RoutingLog Open(string path) => new(path, OpenStream(path));
+
+    private static FileStream OpenStream(string path) => new(path, new FileStreamOptions
     {
-        var stream = new FileStream(path, new FileStreamOptions
+        Mode = FileMode.Append,
+        Access = FileAccess.Write,
+        Share = FileShare.ReadWrite | FileShare.Delete,
+    });
+
+    private static StreamWriter Writer(FileStream stream) =>
+        new(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
+
+    /// <summary>
+    /// SIGHUP: flushes and closes the file, then opens <paramref name="path"/> (the same
+    /// name after logrotate renamed the old file, or a new one) for appending. Lines queued
+    /// meanwhile wait in the channel. When the file cannot be opened, the old one stays in
+    /// use and the exception tells why.
+    /// </summary>
+    public void Reopen(string path)
+    {
+        var stream = OpenStream(path);
+        lock (_gate)
         {
-            Mode = FileMode.Append,
-            Access = FileAccess.Write,
-            Share = FileShare.ReadWrite | FileShare.Delete,
-        });
-        return new RoutingLog(path, stream);
+            var old = _writer;
+            _writer = Writer(stream);
+            Path = path;
+            try
+            {
+                old.Flush();
+            }
+            catch (IOException)
+            {
+            }
+            try
+            {
+                old.Dispose();
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
     /// <summary>Queues one line; never blocks.</summary>
@@ -99,21 +133,24 @@ public sealed class RoutingLog : IAsyncDisposable
         long reportedDrops = 0;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            try
+            lock (_gate)
             {
-                while (reader.TryRead(out var line)) _writer.WriteLine(line);
-                long dropped = Interlocked.Read(ref _dropped);
-                if (dropped != reportedDrops)
+                try
                 {
-                    _writer.WriteLine(DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)
-                        + " WARNING  routing log full: " + (dropped - reportedDrops) + " lines dropped");
-                    reportedDrops = dropped;
+                    while (reader.TryRead(out var line)) _writer.WriteLine(line);
+                    long dropped = Interlocked.Read(ref _dropped);
+                    if (dropped != reportedDrops)
+                    {
+                        _writer.WriteLine(DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)
+                            + " WARNING  routing log full: " + (dropped - reportedDrops) + " lines dropped");
+                        reportedDrops = dropped;
+                    }
+                    _writer.Flush();
                 }
-                _writer.Flush();
-            }
-            catch (IOException)
-            {
-                // Disk full or gone: keep serving; lines written meanwhile are lost.
+                catch (IOException)
+                {
+                    // Disk full or gone: keep serving; lines written meanwhile are lost.
+                }
             }
         }
     }
@@ -124,11 +161,13 @@ public sealed class RoutingLog : IAsyncDisposable
         try
         {
             await _pump.ConfigureAwait(false);
-            _writer.Flush();
+            lock (_gate) _writer.Flush();
         }
         catch (IOException)
         {
         }
-        await _writer.DisposeAsync().ConfigureAwait(false);
+        StreamWriter last;
+        lock (_gate) last = _writer;
+        await last.DisposeAsync().ConfigureAwait(false);
     }
 }

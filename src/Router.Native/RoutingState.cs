@@ -6,7 +6,11 @@ namespace Router.Native;
 /// <summary>
 /// The WRR positions and sent counters of one validated config. Positions only move
 /// forward, by Interlocked.Increment: concurrent lookups never lose or double a pick.
-/// A config reload (SIGHUP, a later issue) swaps in a new instance of this class.
+/// A config reload (SIGHUP) retires the instance: <see cref="Retire"/> seals every
+/// position and counter with an atomic exchange, hands the values the core's
+/// <see cref="Reload.carry"/> keeps to a successor, and from then on a pick on the retired
+/// state returns null (the lookup decides again on the successor) and a count on it goes
+/// to the successor. So no pick is lost or doubled across a reload either.
 /// </summary>
 public sealed class RoutingState
 {
@@ -19,6 +23,11 @@ public sealed class RoutingState
     private readonly long[][] _repeated;
     private readonly Dictionary<Config.Group, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
+
+    /// <summary>Written into every position and counter when retired; stays negative after any number of increments.</summary>
+    private const long Sealed = long.MinValue / 2;
+    private int _retired;
+    private RoutingState? _successor;
 
     public RoutingState(Config.Config config)
     {
@@ -45,8 +54,11 @@ public sealed class RoutingState
         return -1;
     }
 
-    /// <summary>The next relay of the group, atomically.</summary>
-    public Config.Relay Pick(Config.Group group)
+    /// <summary>
+    /// The next relay of the group, atomically; null when a reload has retired this state
+    /// (decide again on <see cref="Successor"/>).
+    /// </summary>
+    public Config.Relay? Pick(Config.Group group)
     {
         int g = IndexOf(group);
         if (g < 0)
@@ -55,6 +67,7 @@ public sealed class RoutingState
             return Wrr.at(group, 0);
         }
         long position = Interlocked.Increment(ref _positions[g]) - 1;
+        if (position < 0) return null;
         var relay = Wrr.at(_groups[g], position);
         Count(g, relay);
         return relay;
@@ -70,41 +83,123 @@ public sealed class RoutingState
     public void CountRepeat(Config.Group? group, Config.Relay relay)
     {
         int g = group == null ? 0 : IndexOf(group);
-        if (g >= 0) Count(_repeated, g, relay);
+        if (g >= 0) Count(repeats: true, g, relay);
     }
 
-    private void Count(int g, Config.Relay relay) => Count(_sent, g, relay);
+    private void Count(int g, Config.Relay relay) => Count(repeats: false, g, relay);
 
-    private void Count(long[][] counters, int g, Config.Relay relay)
+    private void Count(bool repeats, int g, Config.Relay relay)
     {
+        var counters = repeats ? _repeated : _sent;
         var members = _groups[g].Members;
         for (int m = 0; m < members.Length; m++)
         {
             if (members[m].Index == relay.Index)
             {
-                Interlocked.Increment(ref counters[g][m]);
+                // Sealed by a reload: the count belongs to the successor.
+                if (Interlocked.Increment(ref counters[g][m]) < 0)
+                    Successor.CountCarried(repeats, _groups[g].Name, relay.Name);
                 return;
             }
         }
     }
 
-    /// <summary>The stats table, as it stands now.</summary>
-    public string RenderStats()
+    /// <summary>A count that reached a retired state: it lands here if the relay is still in that group.</summary>
+    private void CountCarried(bool repeats, string group, string relay)
     {
+        if (!_byName.TryGetValue(group, out int g)) return;
+        var members = _groups[g].Members;
+        for (int m = 0; m < members.Length; m++)
+        {
+            if (members[m].Name == relay)
+            {
+                Count(repeats, g, members[m]);
+                return;
+            }
+        }
+    }
+
+    public bool IsRetired => Volatile.Read(ref _retired) != 0;
+
+    /// <summary>
+    /// The state that replaced this one. Only asked of a retired state; it is set a few
+    /// instructions after the seal, so a caller that saw the seal first spins briefly.
+    /// </summary>
+    public RoutingState Successor
+    {
+        get
+        {
+            var spin = new SpinWait();
+            RoutingState? next;
+            while ((next = Volatile.Read(ref _successor)) == null) spin.SpinOnce();
+            return next;
+        }
+    }
+
+    /// <summary>
+    /// SIGHUP: the state for the newly loaded config, with the WRR positions and counters
+    /// the core's <see cref="Reload.carry"/> keeps. Retires this state; call it once.
+    /// </summary>
+    public RoutingState Retire(Config.Config next, out Reload.GroupCarry[] carried)
+    {
+        if (Interlocked.Exchange(ref _retired, 1) != 0)
+            throw new InvalidOperationException("this routing state was already retired");
+        carried = Reload.carry(Config, next);
+        var successor = new RoutingState(next);
+
+        // Seal: every pick or count from now on sees a negative value and goes elsewhere.
+        var positions = new long[_groups.Length];
+        for (int g = 0; g < _groups.Length; g++) positions[g] = Interlocked.Exchange(ref _positions[g], Sealed);
+        var sent = Seal(_sent);
+        var repeated = Seal(_repeated);
+
+        for (int g = 0; g < carried.Length && g < successor._groups.Length; g++)
+        {
+            var c = carried[g];
+            if (c.From is not { } from) continue;
+            int old = from.Value;
+            if (c.KeepPosition) successor._positions[g] = positions[old];
+            for (int m = 0; m < c.Counters.Length && m < successor._sent[g].Length; m++)
+            {
+                if (c.Counters[m] is not { } counter) continue;
+                successor._sent[g][m] = sent[old][counter.Value];
+                successor._repeated[g][m] = repeated[old][counter.Value];
+            }
+        }
+        Volatile.Write(ref _successor, successor);
+        return successor;
+    }
+
+    private static long[][] Seal(long[][] counters)
+    {
+        var values = new long[counters.Length][];
+        for (int g = 0; g < counters.Length; g++)
+        {
+            values[g] = new long[counters[g].Length];
+            for (int m = 0; m < values[g].Length; m++) values[g][m] = Interlocked.Exchange(ref counters[g][m], Sealed);
+        }
+        return values;
+    }
+
+    /// <summary>Counters per group (All Servers first), read now; a retired state answers with its successor's.</summary>
+    public List<Stats.GroupCounts> Counts()
+    {
+        if (IsRetired) return Successor.Counts();
         var blocks = new List<Stats.GroupCounts>(_groups.Length);
         for (int g = 0; g < _groups.Length; g++)
-        {
             blocks.Add(new Stats.GroupCounts(_groups[g], Snapshot(_sent[g]), Snapshot(_repeated[g])));
-        }
-        return Stats.render(ListModule.OfSeq(blocks));
+        return blocks;
     }
 
     private static long[] Snapshot(long[] counters)
     {
         var snapshot = new long[counters.Length];
-        for (int m = 0; m < snapshot.Length; m++) snapshot[m] = Volatile.Read(ref counters[m]);
+        for (int m = 0; m < snapshot.Length; m++) snapshot[m] = Math.Max(0, Volatile.Read(ref counters[m]));
         return snapshot;
     }
+
+    /// <summary>The stats table, as it stands now.</summary>
+    public string RenderStats() => Stats.render(ListModule.OfSeq(Counts()));
 
     /// <summary>--simulate: N picks in every group, from fresh positions.</summary>
     public static string Simulate(Config.Config config, int picks)

@@ -15,11 +15,14 @@ public sealed class EffectiveSettings
     public required int Timeout { get; init; }
     public required IReadOnlyList<IPEndPoint> DnsServers { get; init; }
     public string? LogFile { get; init; }
+    public DnsSettings Dns { get; init; } = new();
     /// <summary>The socketmap port; null when socketmap is off (the default).</summary>
     public int? SocketmapPort { get; init; }
     public string SocketmapName { get; init; } = Options.DefaultSocketmapName;
     /// <summary>--repeat-window / config.repeat_window in seconds; 0 = off (the default).</summary>
     public int RepeatWindow { get; init; }
+    /// <summary>--metrics / config.metrics; null: no metrics endpoint.</summary>
+    public IPEndPoint? Metrics { get; init; }
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -54,6 +57,19 @@ public sealed class EffectiveSettings
             }
         }
 
+        IPEndPoint? metrics = options.Metrics;
+        if (metrics == null && file.Metrics?.Value is { } metricsText && metricsText.Trim().Length > 0)
+        {
+            try
+            {
+                metrics = Options.ParseListen("config.metrics", metricsText.Trim());
+            }
+            catch (UsageException e)
+            {
+                errors.Add(where + e.Message);
+            }
+        }
+
         string? logFile = file.LogFile?.Value;
         if (logFile != null && logFile.Trim().Length == 0) logFile = null;
 
@@ -77,17 +93,29 @@ public sealed class EffectiveSettings
             }
         }
 
+        int cacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl;
         return new EffectiveSettings
         {
             Port = options.Port ?? file.Port?.Value ?? Options.DefaultPort,
             Host = host,
-            CacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl,
+            CacheTtl = cacheTtl,
             Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
             DnsServers = dns,
             LogFile = logFile,
+            Dns = new DnsSettings
+            {
+                Servers = dns,
+                Timeout = options.DnsTimeout ?? file.DnsTimeout?.Value,
+                Retries = options.DnsRetries ?? file.DnsRetries?.Value,
+                CacheTtl = cacheTtl,
+                CacheSize = options.CacheSize ?? file.CacheSize?.Value ?? DnsSettings.DefaultCacheSize,
+                StaleLimit = options.StaleLimit ?? file.StaleLimit?.Value ?? DnsSettings.DefaultStaleLimit,
+                FailurePolicy = options.DnsFailurePolicy ?? file.DnsFailurePolicy?.Value ?? Router.Core.Config.DnsFailurePolicy.DeferMail,
+            },
             SocketmapPort = socketmapPort,
             SocketmapName = socketmapName,
             RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
+            Metrics = metrics,
         };
     }
 

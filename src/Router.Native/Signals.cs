@@ -4,9 +4,8 @@ namespace Router.Native;
 
 /// <summary>
 /// SIGINT and SIGTERM stop the router gracefully (the handler only cancels; Program prints
-/// the stats once the server has drained). SIGUSR1 prints the stats and goes on. SIGHUP is
-/// caught so that `systemctl reload` does not kill the router; reloading the config is a
-/// later issue and belongs in <see cref="OnReload"/>.
+/// the stats once the server has drained). SIGUSR1 prints the stats and goes on. SIGHUP
+/// reloads the config (<see cref="Reloader"/>; `systemctl reload` sends it).
 /// </summary>
 public sealed class Signals : IDisposable
 {
@@ -37,7 +36,7 @@ public sealed class Signals : IDisposable
 
     private Action OnStats { get; }
 
-    /// <summary>SIGHUP. Today it only says that reload is not there yet.</summary>
+    /// <summary>SIGHUP: asks for a reload and returns at once.</summary>
     private Action OnReload { get; }
 
     private void Shutdown(PosixSignalContext ctx)
