@@ -285,11 +285,10 @@ public class MetricsTests
         var reply = ReadToClose(big);
         Assert.StartsWith("HTTP/1.1 431 ", reply);
 
-        // The silent one is closed after the request time-out (5 s).
+        // The silent one is closed by the router after its request time-out (5 s): the read
+        // ends with the peer's close, and a Receive still waiting after 15 s would throw.
         silent.ReceiveTimeout = 15000;
-        var sw = Stopwatch.StartNew();
         Assert.Equal("", ReadToClose(silent));
-        Assert.InRange(sw.Elapsed.TotalSeconds, 0, 12);
     }
 
     private static bool WaitForStderr(RouterProcess router, string text)
