@@ -65,6 +65,41 @@ public static class Example
 /// <summary>One row of the stats table (Repeats: the repeat window's column, 0 when absent).</summary>
 public sealed record StatsRow(string Name, long Sent, double CurrentPercent, double TargetPercent, long Repeats = 0);
 
+/// <summary>A 60/30/10 group `shares` that takes wrr.test (by its MX host); everything else NO RESULT.</summary>
+public static class Shares
+{
+    public const string A = "relay:[a.relay.test]:25";
+    public const string B = "relay:[b.relay.test]:25";
+    public const string C = "relay:[c.relay.test]:25";
+
+    public const string Config = """
+        servers:
+          names:
+            a:
+              address: relay:[a.relay.test]:25
+              perc: 60
+            b:
+              address: relay:[b.relay.test]:25
+              perc: 30
+            c:
+              address: relay:[c.relay.test]:25
+              perc: 10
+          shares: [a, b, c]
+        sender_rules:
+          default: NO RESULT
+          wrr.test: shares
+
+        """;
+
+    /// <summary>A fake DNS that gives wrr.test its MX host.</summary>
+    public static FakeDns Dns()
+    {
+        var dns = new FakeDns();
+        dns.SetMx("wrr.test", (10, "mx.wrr.test"));
+        return dns;
+    }
+}
+
 /// <summary>Reads the stats table (PRODUCT.md "Stats") out of the router's standard output.</summary>
 public static class StatsTable
 {

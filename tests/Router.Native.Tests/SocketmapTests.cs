@@ -278,31 +278,9 @@ public class SocketmapTests
         Assert.Equal(Vip, c.Lookup("vip@example.com"));
     }
 
-    private const string SharesConfig = """
-        servers:
-          names:
-            a:
-              address: relay:[a.relay.test]:25
-              perc: 60
-            b:
-              address: relay:[b.relay.test]:25
-              perc: 30
-            c:
-              address: relay:[c.relay.test]:25
-              perc: 10
-          shares: [a, b, c]
-        sender_rules:
-          default: NO RESULT
-          wrr.test: shares
+    private const string SharesConfig = Shares.Config;
 
-        """;
-
-    private static FakeDns SharesDns()
-    {
-        var dns = new FakeDns();
-        dns.SetMx("wrr.test", (10, "mx.wrr.test"));
-        return dns;
-    }
+    private static FakeDns SharesDns() => Shares.Dns();
 
     /// <summary>The relays one tcp_table client gets from a fresh router: the WRR sequence itself.</summary>
     private static List<string> ReferenceSequence(FakeDns dns, int picks)

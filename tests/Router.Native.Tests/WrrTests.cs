@@ -3,35 +3,12 @@ namespace Router.Native.Tests;
 /// <summary>Weighted round robin through the socket: exact shares, and no pick lost or taken twice under concurrency.</summary>
 public class WrrTests
 {
-    private const string A = "relay:[a.relay.test]:25";
-    private const string B = "relay:[b.relay.test]:25";
-    private const string C = "relay:[c.relay.test]:25";
+    private const string A = Shares.A;
+    private const string B = Shares.B;
+    private const string C = Shares.C;
+    private const string Config = Shares.Config;
 
-    private const string Config = """
-        servers:
-          names:
-            a:
-              address: relay:[a.relay.test]:25
-              perc: 60
-            b:
-              address: relay:[b.relay.test]:25
-              perc: 30
-            c:
-              address: relay:[c.relay.test]:25
-              perc: 10
-          shares: [a, b, c]
-        sender_rules:
-          default: NO RESULT
-          wrr.test: shares
-
-        """;
-
-    private static FakeDns NewDns()
-    {
-        var dns = new FakeDns();
-        dns.SetMx("wrr.test", (10, "mx.wrr.test"));
-        return dns;
-    }
+    private static FakeDns NewDns() => Shares.Dns();
 
     private static Dictionary<string, int> Tally(IEnumerable<string> replies)
     {
