@@ -119,7 +119,8 @@ let AllServersName = "All Servers"
 [<Literal>]
 let NoResultText = "NO RESULT"
 
-let private emptySettings =
+/// No option set in `config:`: every value comes from the command line or its default.
+let emptySettings =
     { LogFile = None
       Port = None
       Host = None
@@ -388,11 +389,14 @@ let private settings (sink: Sink) (section: Node) : Settings =
         | Sequence(items, _) -> items |> List.choose (text key)
         | _ -> text key node |> Option.toList
 
+    let bounded key expected lo hi node =
+        if isNull node then None else intIn sink ("config." + key) expected lo hi node
+
     let port key node =
-        if isNull node then None else intIn sink ("config." + key) "a port number from 1 to 65535" 1L 65535L node
+        bounded key "a port number from 1 to 65535" 1L 65535L node
 
     let count key node =
-        if isNull node then None else intIn sink ("config." + key) "a whole number, 0 or more" 0L (int64 Int32.MaxValue) node
+        bounded key "a whole number, 0 or more" 0L (int64 Int32.MaxValue) node
 
     let mutable s = emptySettings
 
@@ -412,21 +416,8 @@ let private settings (sink: Sink) (section: Node) : Settings =
         | "max_connections" -> s <- { s with MaxConnections = count key value }
         | "cache_size" -> s <- { s with CacheSize = count key value }
         | "dns_timeout" ->
-            let seconds =
-                if isNull value then
-                    None
-                else
-                    intIn sink ("config." + key) "a number of seconds from 1 to 300" 1L 300L value
-
-            s <- { s with DnsTimeout = seconds }
-        | "dns_retries" ->
-            let retries =
-                if isNull value then
-                    None
-                else
-                    intIn sink ("config." + key) "a whole number from 0 to 10" 0L 10L value
-
-            s <- { s with DnsRetries = retries }
+            s <- { s with DnsTimeout = bounded key "a number of seconds from 1 to 300" 1L 300L value }
+        | "dns_retries" -> s <- { s with DnsRetries = bounded key "a whole number from 0 to 10" 0L 10L value }
         | "stale_limit" -> s <- { s with StaleLimit = count key value }
         | "dns_failure_policy" ->
             let policy =

@@ -145,25 +145,6 @@ let ``settings a reload cannot apply are named`` () =
 
 let private names = [| "r0"; "r1"; "r2"; "r3"; "r4"; "r5" |]
 
-let private noSettings =
-    { LogFile = None
-      Port = None
-      Host = None
-      CacheTtl = None
-      Timeout = None
-      DnsServers = []
-      RepeatWindow = None
-      SocketmapPort = None
-      SocketmapName = None
-      Metrics = None
-      Allow = []
-      MaxConnections = None
-      CacheSize = None
-      DnsTimeout = None
-      DnsRetries = None
-      StaleLimit = None
-      DnsFailurePolicy = None }
-
 let private makeGroup (name: string) (members: Relay array) =
     { Name = name
       Members = members
@@ -207,7 +188,7 @@ let configGen: Gen<Config> =
               Groups = groups
               Rules = []
               Default = None
-              Settings = noSettings
+              Settings = emptySettings
               SettingsAt = Map.empty }
     }
 
