@@ -57,28 +57,8 @@ public sealed class MetricsServer : IDisposable
     private async Task AcceptLoop()
     {
         var stop = _stop.Token;
-        while (!stop.IsCancellationRequested)
+        while (await Accepting.NextAsync(_listener, AcceptFailed, stop).ConfigureAwait(false) is { } client)
         {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(stop).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            catch (ObjectDisposedException)
-            {
-                break;
-            }
-            catch (SocketException e)
-            {
-                _log.LogError("metrics: accept failed: {Reason}", Cli.Describe(e));
-                try { await Task.Delay(100, stop).ConfigureAwait(false); }
-                catch (OperationCanceledException) { break; }
-                continue;
-            }
             if (Interlocked.Increment(ref _clients) > MaxClients)
             {
                 Interlocked.Decrement(ref _clients);
@@ -88,6 +68,8 @@ public sealed class MetricsServer : IDisposable
             _ = ServeAsync(client, stop);
         }
     }
+
+    private void AcceptFailed(SocketException e) => _log.LogError("metrics: accept failed: {Reason}", Cli.Describe(e));
 
     private async Task ServeAsync(Socket socket, CancellationToken stop)
     {

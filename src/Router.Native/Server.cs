@@ -77,35 +77,19 @@ public sealed partial class Server : IDisposable
 
     private string Protocol => _socketmapName is null ? "tcp_table" : "socketmap";
 
+    /// <summary>EMFILE and friends: the listener stays and tries again; one log line per 10 s.</summary>
+    private void AcceptFailed(SocketException e)
+    {
+        long events = _acceptErrors.Count();
+        if (events > 0) _log.LogError("accept failed: {Reason}{More}", Cli.Describe(e), LogThrottle.More(events));
+    }
+
     /// <summary>Accepts until <paramref name="stop"/>, then lets open connections finish what they have read.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
         var gate = Gate;
-        while (!stop.IsCancellationRequested)
+        while (await Accepting.NextAsync(_listener, AcceptFailed, stop).ConfigureAwait(false) is { } client)
         {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(stop).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            catch (ObjectDisposedException)
-            {
-                break;
-            }
-            catch (SocketException e)
-            {
-                // EMFILE and friends: keep the listener, try again shortly; one line per 10 s.
-                long events = _acceptErrors.Count();
-                if (events > 0) _log.LogError("accept failed: {Reason}{More}", Cli.Describe(e), LogThrottle.More(events));
-                try { await Task.Delay(100, stop).ConfigureAwait(false); }
-                catch (OperationCanceledException) { break; }
-                continue;
-            }
-
             bool admitted;
             try
             {
