@@ -618,3 +618,36 @@ smtp_session() {
     exec {fd}>&-
     return 0
 }
+
+# tri_duo_servers: the servers and rules of the share scenarios, printed as YAML. Group tri
+# (60/30/10, sinks 1-3) takes tri.test, group duo (50/50, sinks 4-5) takes duo.test, and
+# anything else goes to sink 6, which must stay empty. Needs SINK_PORT (sinks_start 6).
+tri_duo_servers() {
+    cat <<EOF
+servers:
+  names:
+    t60:
+      address: smtp:[127.0.0.1]:${SINK_PORT[1]}
+      perc: 60
+    t30:
+      address: smtp:[127.0.0.1]:${SINK_PORT[2]}
+      perc: 30
+    t10:
+      address: smtp:[127.0.0.1]:${SINK_PORT[3]}
+      perc: 10
+    d1:
+      address: smtp:[127.0.0.1]:${SINK_PORT[4]}
+      perc: 50
+    d2:
+      address: smtp:[127.0.0.1]:${SINK_PORT[5]}
+      perc: 50
+    other:
+      address: smtp:[127.0.0.1]:${SINK_PORT[6]}
+  tri: [t60, t30, t10]
+  duo: [d1, d2]
+sender_rules:
+  default: other
+  tri.test: tri
+  duo.test: duo
+EOF
+}

@@ -27,36 +27,7 @@ sinks_start 6
 # write_config FILE ROUTING_LOG SOCKETMAP_PORT: the socketmap port from the config file,
 # so that this path is covered end to end too
 write_config() {
-    cat >"$1" <<EOF
-config:
-  log_file: $2
-  socketmap_port: $3
-servers:
-  names:
-    t60:
-      address: smtp:[127.0.0.1]:${SINK_PORT[1]}
-      perc: 60
-    t30:
-      address: smtp:[127.0.0.1]:${SINK_PORT[2]}
-      perc: 30
-    t10:
-      address: smtp:[127.0.0.1]:${SINK_PORT[3]}
-      perc: 10
-    d1:
-      address: smtp:[127.0.0.1]:${SINK_PORT[4]}
-      perc: 50
-    d2:
-      address: smtp:[127.0.0.1]:${SINK_PORT[5]}
-      perc: 50
-    other:
-      address: smtp:[127.0.0.1]:${SINK_PORT[6]}
-  tri: [t60, t30, t10]
-  duo: [d1, d2]
-sender_rules:
-  default: other
-  tri.test: tri
-  duo.test: duo
-EOF
+    { printf 'config:\n  log_file: %s\n  socketmap_port: %s\n' "$2" "$3"; tri_duo_servers; } >"$1"
 }
 
 port_alloc SMTPD
