@@ -27,6 +27,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+ASK_TIMEOUT=10   # a cold lookup may wait for a DNS time-out
 root=$(cd "$here/.." && pwd)
 router=${ROUTER_BIN:-$root/out/postfix-mx-smart-router}
 [[ $router == /* ]] || router=$PWD/$router
@@ -58,32 +61,6 @@ trap 'exit 130' INT TERM
 
 gcc -O2 -pthread -o "$tmp/loadgen" "$here/loadgen.c" || die "cannot build loadgen"
 
-taken=" "
-# free_port VAR: a port nothing listens on (TCP or UDP) and that this run has not used.
-free_port() {
-  local p hex
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    hex=$(printf '%04X' "$p")
-    [[ $taken == *" $p "* ]] && continue
-    grep -q ":$hex " /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null && continue
-    taken+="$p "
-    printf -v "$1" '%s' "$p"
-    return
-  done
-}
-
-# wait_tcp PORT PID: until something accepts on 127.0.0.1:PORT (or PID dies).
-wait_tcp() {
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
-
 # wait_udp PORT: until something listens on UDP 127.0.0.1:PORT.
 wait_udp() {
   local i
@@ -94,17 +71,6 @@ wait_udp() {
   return 1
 }
 
-# ask PORT KEY: one request on a fresh connection, prints the reply line.
-ask() {
-  local line=""
-  exec 3<>"/dev/tcp/127.0.0.1/$1"
-  printf 'get %s\n' "$2" >&3
-  IFS= read -r -t 10 line <&3 || true
-  exec 3<&-
-  printf '%s\n' "$line"
-}
-
-field() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # cpu_ticks PID: user + system clock ticks used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 pct() { awk -v t="$1" -v s="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * t / hz / s }'; }

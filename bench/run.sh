@@ -28,6 +28,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 root=$(cd "$here/.." && pwd)
 router=${ROUTER_BIN:-$root/out/postfix-mx-smart-router}
 [[ $router == /* ]] || router=$PWD/$router
@@ -74,42 +76,6 @@ for t in loadgen floor mxdns firstanswer; do
   gcc -O2 -pthread -o "$tmp/$t" "$here/$t.c" || die "cannot build $t"
 done
 
-taken=" "
-# free_port VAR: a port nothing listens on (TCP or UDP) and that this run has not used.
-free_port() {
-  local p hex
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    hex=$(printf '%04X' "$p")
-    [[ $taken == *" $p "* ]] && continue
-    grep -q ":$hex " /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null && continue
-    taken+="$p "
-    printf -v "$1" '%s' "$p"
-    return
-  done
-}
-
-# wait_tcp PORT PID: until something accepts on 127.0.0.1:PORT (or PID dies).
-wait_tcp() {
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
-
-# ask PORT KEY: one request on a fresh connection, prints the reply line.
-ask() {
-  local line=""
-  exec 3<>"/dev/tcp/127.0.0.1/$1"
-  printf 'get %s\n' "$2" >&3
-  IFS= read -r -t 5 line <&3 || true
-  exec 3<&-
-  printf '%s\n' "$line"
-}
-
 # cpu_busy: percent of all cores busy during one second (other work on the machine).
 cpu_busy() {
   local a b
@@ -125,7 +91,6 @@ cpu_busy() {
 udp_drops() { awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-field() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
@@ -424,7 +389,6 @@ if [[ -z $alloc_note ]]; then
       END { flush(); for (x in c) printf "%8.2f  %s\n", c[x] / n, x }' | sort -rn | awk 'NR <= 15' | cut -c1-150)$'\n'
   done
 fi
-
 
 # profile_summary FILE: a perf report (percent, dso, [.], symbol) grouped by what the
 # code does, as a markdown table. The first pattern that matches a symbol wins.
