@@ -275,6 +275,7 @@ CONTROL
 passed=0
 failed=0
 notes=()
+failures=()   # the name (and first error line) of every failed test, repeated before the last line
 
 note_failure() {   # one failure that is not a test's own (a project that did not run ...)
     failed=$((failed + 1))
@@ -297,6 +298,20 @@ trx_counts() {
     to=$(sed -n 's/.* timeout="\([0-9]*\)".*/\1/p' <<<"$counters")
     ab=$(sed -n 's/.* aborted="\([0-9]*\)".*/\1/p' <<<"$counters")
     echo "${t:-0} ${p:-0} $(( ${f:-0} + ${e:-0} + ${to:-0} + ${ab:-0} ))"
+}
+
+# The failed tests of a .trx file, one line each: the test's name and its message's first line.
+trx_failures() {
+    python3 - "$1" <<'PY' 2>/dev/null || grep -o 'testName="[^"]*"[^>]*outcome="Failed"' "$1" | sed 's/testName="\([^"]*\)".*/\1/'
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
+    if r.get("outcome") != "Failed":
+        continue
+    msg = r.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns).strip()
+    first = msg.splitlines()[0][:200] if msg else ""
+    print(r.get("testName") + (": " + first if first else ""))
+PY
 }
 
 run_dotnet_tests() {   # $1: test project folder
@@ -322,6 +337,10 @@ run_dotnet_tests() {   # $1: test project folder
     local total p f
     read -r total p f <<<"$counts"
     say "$name: $p passed, $f failed, $total total"
+    local line
+    while IFS= read -r line; do
+        [[ -n "$line" ]] && failures+=("$name: $line")
+    done < <(trx_failures "$trx")
     passed=$((passed + p))
     failed=$((failed + f))
     if (( total == 0 )); then
@@ -357,6 +376,10 @@ run_e2e() {
         # pipefail: rc is the script's status (tee does not fail).
         p=$(grep -c '^PASS ' "$out" || true)
         f=$(grep -c '^FAIL ' "$out" || true)
+        local line
+        while IFS= read -r line; do
+            failures+=("$(basename "$script"): ${line:0:200}")
+        done < <(grep '^FAIL ' "$out" || true)
         rm -f "$out"
         passed=$((passed + p))
         failed=$((failed + f))
@@ -402,6 +425,11 @@ run_tests() {
     run_dotnet_tests "$root/tests/Router.Core.Tests"
     run_dotnet_tests "$root/tests/Router.Native.Tests"
     run_e2e
+    if (( ${#failures[@]} > 0 )); then
+        say "failed tests:"
+        local t
+        for t in "${failures[@]}"; do say "  - $t"; done
+    fi
     if (( ${#notes[@]} > 0 )); then
         say "not counted as test results above:"
         local n
