@@ -147,10 +147,18 @@ public sealed class MxResolver
     public ValueTask<Routing.MxAnswer> LookupAsync(Address.Key key)
     {
         if (!key.Queryable) return new ValueTask<Routing.MxAnswer>(Routing.MxAnswer.NotQueried);
-        string? name = QueryName(key.Domain);
-        if (name == null) return new ValueTask<Routing.MxAnswer>(NoHosts);
+        var domain = key.DomainSpan;
+        if (domain.EndsWith('.')) domain = domain[..^1];
+        // An ASCII domain is its own query name: the cache is asked with the key's span, no copy.
+        string? idn = null;
+        if (!System.Text.Ascii.IsValid(domain))
+        {
+            idn = IdnName(domain);
+            if (idn == null) return new ValueTask<Routing.MxAnswer>(NoHosts);
+            domain = idn;
+        }
 
-        if (_cache != null && _cache.TryGet(name, out var entry))
+        if (_cache != null && _cache.TryGet(domain, out string name, out var entry))
         {
             long now = Environment.TickCount64;
             entry.Touch(now);
@@ -170,10 +178,10 @@ public sealed class MxResolver
                 return new ValueTask<Routing.MxAnswer>(entry.Answer);
             }
         }
-        return WaitForDns(SharedQuery(name));
+        return WaitForDns(SharedQuery(idn ?? domain.ToString()));
     }
 
-    private static readonly Routing.MxAnswer NoHosts = Routing.MxAnswer.NewHosts(FSharpList<Rules.Mx>.Empty);
+    private static readonly Routing.MxAnswer NoHosts = Routing.MxAnswer.NewHosts(Rules.noHosts);
 
     private void Prefetch(string name)
     {
@@ -200,19 +208,12 @@ public sealed class MxResolver
         return r.Answer;
     }
 
-    /// <summary>ASCII query name (IDN A-labels), without a trailing dot; null when not convertible.</summary>
-    private string? QueryName(string domain)
+    /// <summary>The A-label query name of a non-ASCII domain (no trailing dot); null when not convertible.</summary>
+    private string? IdnName(ReadOnlySpan<char> domain)
     {
-        string name = domain.EndsWith('.') ? domain.Substring(0, domain.Length - 1) : domain;
-        bool ascii = true;
-        foreach (char c in name)
-        {
-            if (c >= 0x80) { ascii = false; break; }
-        }
-        if (ascii) return name;
         try
         {
-            return _idn.GetAscii(name).ToLowerInvariant();
+            return _idn.GetAscii(domain.ToString()).ToLowerInvariant();
         }
         catch (ArgumentException)
         {
@@ -322,8 +323,8 @@ public sealed class MxResolver
             if (ttl == long.MaxValue) ttl = 0;
             return (NoHosts, ttl);
         }
-        // A null MX (RFC 7505, "MX 0 .") is kept as the host "."; Rules.sortHosts drops it.
-        return (Routing.MxAnswer.NewHosts(ListModule.OfSeq(records)), ttl);
+        // Sorted once here, not per lookup; a null MX (RFC 7505, "MX 0 .") is dropped there.
+        return (Routing.MxAnswer.NewHosts(Rules.sortHosts(ListModule.OfSeq(records))), ttl);
     }
 
     private void Store(string name, Routing.MxAnswer answer, long ttlSeconds)
@@ -337,11 +338,8 @@ public sealed class MxResolver
     {
         if (answer is Routing.MxAnswer.Hosts hosts)
         {
-            if (hosts.Item.IsEmpty) return "no MX hosts";
-            var parts = new List<string>();
-            foreach (var mx in hosts.Item)
-                parts.Add(mx.Host.TrimEnd('.') + " (" + mx.Preference.ToString(CultureInfo.InvariantCulture) + ")");
-            return string.Join(", ", parts);
+            var names = Rules.hostNames(hosts.Item);
+            return names.IsEmpty ? "no MX hosts" : string.Join(", ", names);
         }
         if (answer is Routing.MxAnswer.DnsFailure failure) return "DNS failure: " + failure.reason;
         return "not queried";

@@ -214,7 +214,7 @@ let ``decisions without a relay are neither remembered nor repeated`` () =
     let relay = (group [| 1 |]).Members[0]
     let empty = Repeat.create window 10
 
-    for decision in [ Refuse(NoResultText, None); Defer "DNS failure" ] do
+    for decision in [ Refuse(NoResultText, ValueNone); Defer "DNS failure" ] do
         let table = Repeat.remember 0L "u@x.test" decision relay empty
         Assert.Equal(0, Repeat.count table)
         Assert.Equal(None, Repeat.recall 1L "u@x.test" decision table |> fst)
