@@ -39,6 +39,9 @@ public sealed class MxResolver
     private readonly DnsCache? _cache;
     private readonly ConcurrentDictionary<string, Task<Resolution>> _inFlight = new(StringComparer.Ordinal);
     private readonly IdnMapping _idn = new();
+    private const int SharedHostsLimit = 10_000;
+    private readonly ConcurrentDictionary<string, string> _hostNames = new(StringComparer.Ordinal);
+    private int _sharedHosts;
     private readonly StripedCounter _hits = new();
     private long _misses;
     private long _stale;
@@ -296,7 +299,7 @@ public sealed class MxResolver
     }
 
     /// <summary>The answer and how long it may be cached (seconds), before the floor and the cap.</summary>
-    private static (Routing.MxAnswer Answer, long Ttl) Interpret(IDnsQueryResponse response, DnsHeaderResponseCode code)
+    private (Routing.MxAnswer Answer, long Ttl) Interpret(IDnsQueryResponse response, DnsHeaderResponseCode code)
     {
         var records = new List<Rules.Mx>();
         long ttl = long.MaxValue;
@@ -306,7 +309,7 @@ public sealed class MxResolver
             {
                 if (rr is MxRecord mx)
                 {
-                    records.Add(new Rules.Mx(mx.Preference, mx.Exchange.Value));
+                    records.Add(new Rules.Mx(mx.Preference, SharedHost(mx.Exchange.Value)));
                     ttl = Math.Min(ttl, Math.Max(0, mx.InitialTimeToLive));
                 }
             }
@@ -325,6 +328,25 @@ public sealed class MxResolver
         }
         // Sorted once here, not per lookup; a null MX (RFC 7505, "MX 0 .") is dropped there.
         return (Routing.MxAnswer.NewHosts(Rules.sortHosts(ListModule.OfSeq(records))), ttl);
+    }
+
+    /// <summary>
+    /// A host name in the form <see cref="Rules.sortHosts"/> gives (lower case, no trailing dot,
+    /// so that it keeps this very instance), one instance per name: many domains share a few
+    /// MX hosts (their provider's), and the cache then holds each name once, not once per
+    /// domain. At most <see cref="SharedHostsLimit"/> names are shared; later ones are kept as they come.
+    /// </summary>
+    private string SharedHost(string exchange)
+    {
+        string host = exchange.ToLowerInvariant().TrimEnd('.');
+        if (_hostNames.TryGetValue(host, out var shared)) return shared;
+        if (Volatile.Read(ref _sharedHosts) >= SharedHostsLimit) return host;
+        if (_hostNames.TryAdd(host, host))
+        {
+            Interlocked.Increment(ref _sharedHosts);
+            return host;
+        }
+        return _hostNames.TryGetValue(host, out shared) ? shared : host;
     }
 
     private void Store(string name, Routing.MxAnswer answer, long ttlSeconds)
