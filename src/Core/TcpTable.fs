@@ -11,7 +11,8 @@ let MaxLine = 4096
 /// allocates nothing but the key.
 [<Struct>]
 type Request =
-    /// `get SP key`: the key %XX-decoded (UTF-8), not yet lower-cased.
+    /// `get SP key`: the key %XX-decoded (UTF-8) and lower-cased (Postfix does not
+    /// lower-case keys for tcp tables), as String.ToLowerInvariant would.
     | Get of key: string
     /// Anything else; the reason goes into a 400 reply.
     | Malformed of reason: string
@@ -88,7 +89,20 @@ let decodeBytes (text: ReadOnlySpan<byte>) : Result<byte[], string> =
 
 let private getPrefix = "get "B
 
-/// The key of a `get` line: decoded into a pooled buffer, checked, made one string.
+/// Valid UTF-8 as one lower-cased string, through a pooled buffer (no string in between).
+let private lowered (utf8: ReadOnlySpan<byte>) : string =
+    // UTF-16 never takes more chars than UTF-8 takes bytes: the decoded text, then its lower case.
+    let chars = Buffers.ArrayPool<char>.Shared.Rent(2 * utf8.Length)
+
+    try
+        let n = Text.Encoding.UTF8.GetChars(utf8, Span(chars, 0, utf8.Length))
+        let lower = Span(chars, utf8.Length, n)
+        MemoryExtensions.ToLowerInvariant(ReadOnlySpan(chars, 0, n), lower) |> ignore
+        String(Span<char>.op_Implicit lower)
+    finally
+        Buffers.ArrayPool<char>.Shared.Return chars
+
+/// The key of a `get` line: decoded into a pooled buffer, checked, made one lower-cased string.
 let private key (encoded: ReadOnlySpan<byte>) : Request =
     let buffer = Buffers.ArrayPool<byte>.Shared.Rent(max 1 encoded.Length)
 
@@ -101,7 +115,7 @@ let private key (encoded: ReadOnlySpan<byte>) : Request =
 
             if key.IndexOf 0uy >= 0 then Malformed "NUL byte in key"
             elif not (Text.Unicode.Utf8.IsValid key) then Malformed "key is not UTF-8"
-            else Get(Text.Encoding.UTF8.GetString key)
+            else Get(lowered key)
     finally
         Buffers.ArrayPool<byte>.Shared.Return buffer
 

@@ -37,9 +37,9 @@ public sealed class RouterService
 
     /// <summary>
     /// Answers one request line (LF removed). Completes synchronously on a cache hit, and then
-    /// allocates nothing but the key's text (and its lower-cased copy when it has capitals):
-    /// the bytes of a 200 or of NO RESULT's 500 are the routing state's, shared by every
-    /// lookup, so callers must only read them.
+    /// allocates nothing but the key's text (decoded and lower-cased in one go): the bytes of
+    /// a 200 or of NO RESULT's 500 are the routing state's, shared by every lookup, so
+    /// callers must only read them.
     /// </summary>
     public ValueTask<byte[]> HandleAsync(ReadOnlySpan<byte> line)
     {
