@@ -55,9 +55,8 @@ let isHostName (domain: ReadOnlySpan<char>) : bool =
 
         ok
 
-/// Builds a Key from the decoded key text (already %XX-decoded, any case).
-let ofText (decoded: string) : Key =
-    let text = decoded.ToLowerInvariant()
+/// Builds a Key from key text already decoded and lower-cased (TcpTable.parse gives it so).
+let ofLowered (text: string) : Key =
     let start = text.LastIndexOf '@' + 1
     let domain = text.AsSpan start
     let wildcard = (text = "*")
@@ -66,3 +65,6 @@ let ofText (decoded: string) : Key =
       DomainStart = start
       Queryable = not wildcard && not (domain.Length > 0 && domain[0] = '[') && isHostName domain
       IsWildcard = wildcard }
+
+/// Builds a Key from the decoded key text (already %XX-decoded, any case).
+let ofText (decoded: string) : Key = ofLowered (decoded.ToLowerInvariant())

@@ -46,7 +46,7 @@ public sealed class RouterService
         var request = TcpTable.parse(line);
         if (request.IsGet)
         {
-            var key = Address.ofText(request.key);
+            var key = Address.ofLowered(request.key);
             var mx = _resolver.LookupAsync(key);
             if (mx.IsCompletedSuccessfully) return new ValueTask<byte[]>(Route(key, mx.Result).Bytes);
             return AnswerLater(key, mx);

@@ -76,3 +76,13 @@ let ``a key is its lower-cased text and the domain after its last at-sign`` () =
         && key.Domain = domain
         && key.DomainSpan.SequenceEqual(domain.AsSpan())
         && key.Queryable = (not (domain.StartsWith "[") && splitCheck domain))
+
+[<FsCheck.Xunit.Property(MaxTest = 1000)>]
+let ``a key parsed from a tcp_table request is lower-cased already: ofLowered takes it as ofText would`` () =
+    Prop.forAll (Arb.fromGen domainGen) (fun text ->
+        let utf8 = Text.Encoding.UTF8.GetBytes text
+        let line = Text.Encoding.ASCII.GetBytes("get " + TcpTable.encodeBytes (ReadOnlySpan utf8))
+
+        match TcpTable.parse (ReadOnlySpan line) with
+        | TcpTable.Get key -> Address.ofLowered key = Address.ofText (Text.Encoding.UTF8.GetString utf8)
+        | TcpTable.Malformed _ -> text.Length = 0)
