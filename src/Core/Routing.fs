@@ -80,9 +80,6 @@ let plan (config: Config) : Plan =
       Found = config.Relays |> Array.map (fun r -> encoded (TcpTable.Found r.Address))
       Refused = encoded (TcpTable.NotFound NoResultText) }
 
-/// The config a plan was made from.
-let configOf (plan: Plan) : Config = plan.Config
-
 let private decision (resolved: Resolved) (reason: Rules.Reason) : Decision =
     match resolved with
     | ToPick group -> PickFrom(group, reason)

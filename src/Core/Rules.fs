@@ -16,6 +16,8 @@ type Hosts = private { Names: string array }
 /// No MX hosts: one pass of the rules with no host.
 let noHosts : Hosts = { Names = [||] }
 
+/// The hosts of a DNS answer. A name that DNS gave already lower-cased and without the
+/// trailing dot stays the same string (the shell shares one string per host name).
 let sortHosts (records: Mx list) : Hosts =
     let names =
         records
