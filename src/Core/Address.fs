@@ -1,48 +1,70 @@
 /// Keys as Postfix sends them, after %XX decoding: lower-cased, split at the last '@'.
 module Router.Core.Address
 
-/// A lookup key, decoded and lower-cased.
+open System
+
+/// A lookup key, decoded and lower-cased. A struct: making one allocates nothing beyond
+/// the lower-cased text (and not even that when the key was lower case already).
+[<Struct>]
 type Key =
     { /// The whole key, lower-cased (e.g. "john@example.com").
       Text: string
-      /// The part after the last '@'; the whole key when there is no '@'.
-      Domain: string
+      /// Where the domain starts in Text: after the last '@'; 0 when there is no '@'.
+      DomainStart: int
       /// True when an MX query makes sense: a syntactically valid host name
       /// (not "*", not an address literal like "[192.0.2.1]", not empty).
       Queryable: bool
       /// The key is "*": Postfix's wildcard probe, always "not found".
       IsWildcard: bool }
 
-/// Builds a Key from the decoded key text (already %XX-decoded, any case).
+    /// The part after the last '@'; the whole key when there is no '@'. A new string
+    /// (the lookup path reads `DomainSpan` instead).
+    member key.Domain = key.Text.Substring key.DomainStart
+
+    /// The domain, without a copy.
+    member key.DomainSpan = key.Text.AsSpan key.DomainStart
+
 /// A syntactically valid DNS host name: labels of letters, digits, '-', '_'
 /// (non-ASCII letters allowed: IDN is converted by the shell), 1..63 bytes each,
 /// at most 253 in all, an optional trailing dot.
-let isHostName (domain: string) : bool =
+let isHostName (domain: ReadOnlySpan<char>) : bool =
     let name =
-        if domain.EndsWith(".", System.StringComparison.Ordinal) then
-            domain.Substring(0, domain.Length - 1)
+        if domain.Length > 0 && domain[domain.Length - 1] = '.' then
+            domain.Slice(0, domain.Length - 1)
         else
             domain
 
-    let validChar (c: char) =
-        System.Char.IsLetterOrDigit c || c = '-' || c = '_'
+    if name.Length = 0 || Text.Encoding.UTF8.GetByteCount name > 253 then
+        false
+    else
+        // One pass over the labels: characters as they come, each label's length at its end.
+        let mutable ok = true
+        let mutable start = 0
+        let mutable i = 0
 
-    let validLabel (label: string) =
-        let bytes = System.Text.Encoding.UTF8.GetByteCount label
-        bytes >= 1 && bytes <= 63 && Seq.forall validChar label
+        while ok && i <= name.Length do
+            if i = name.Length || name[i] = '.' then
+                let bytes = Text.Encoding.UTF8.GetByteCount(name.Slice(start, i - start))
+                ok <- bytes >= 1 && bytes <= 63
+                start <- i + 1
+            else
+                let c = name[i]
+                ok <- Char.IsLetterOrDigit c || c = '-' || c = '_'
 
-    name.Length > 0
-    && System.Text.Encoding.UTF8.GetByteCount name <= 253
-    && name.Split('.') |> Array.forall validLabel
+            i <- i + 1
 
-/// Builds a Key from the decoded key text (already %XX-decoded, any case).
-let ofText (decoded: string) : Key =
-    let text = decoded.ToLowerInvariant()
-    let at = text.LastIndexOf '@'
-    let domain = if at < 0 then text else text.Substring(at + 1)
+        ok
+
+/// Builds a Key from key text already decoded and lower-cased (TcpTable.parse gives it so).
+let ofLowered (text: string) : Key =
+    let start = text.LastIndexOf '@' + 1
+    let domain = text.AsSpan start
     let wildcard = (text = "*")
 
     { Text = text
-      Domain = domain
-      Queryable = not wildcard && not (domain.StartsWith("[", System.StringComparison.Ordinal)) && isHostName domain
+      DomainStart = start
+      Queryable = not wildcard && not (domain.Length > 0 && domain[0] = '[') && isHostName domain
       IsWildcard = wildcard }
+
+/// Builds a Key from the decoded key text (already %XX-decoded, any case).
+let ofText (decoded: string) : Key = ofLowered (decoded.ToLowerInvariant())

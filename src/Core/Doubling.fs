@@ -46,14 +46,15 @@ let warning (lookups: int64) (repeats: int64) : string =
     + "\" (master.cf), or start the router with --repeat-window SECONDS"
 
 /// The batch just judged: Some warning when most keys were asked twice and no warning was
-/// given in the last hour (the watch then remembers `now`).
-let judge (now: int64) (lookups: int64) (repeats: int64) (watch: Watch) : string option * Watch =
+/// given in the last hour (the watch then remembers `now`). A struct pair: a quiet batch
+/// allocates nothing.
+let judge (now: int64) (lookups: int64) (repeats: int64) (watch: Watch) : struct (string option * Watch) =
     let quiet =
         match watch.LastWarning with
         | ValueSome last -> now - last < WarnEveryMs && now >= last
         | ValueNone -> false
 
     if mostAskedTwice lookups repeats && not quiet then
-        Some(warning lookups repeats), { LastWarning = ValueSome now }
+        struct (Some(warning lookups repeats), { LastWarning = ValueSome now })
     else
-        None, watch
+        struct (None, watch)

@@ -11,8 +11,8 @@ let private hostsText (key: Address.Key) (mx: MxAnswer) =
     match mx with
     | NotQueried when key.IsWildcard -> "none (the wildcard key is not looked up)"
     | NotQueried -> "none (" + quote key.Domain + " is not a host name: not looked up)"
-    | Hosts records ->
-        match Rules.sortHosts records with
+    | Hosts hosts ->
+        match Rules.hostNames hosts with
         | [] -> "none"
         | hosts -> String.Join(", ", hosts)
     | DnsFailure reason -> "DNS failure: " + reason
@@ -38,8 +38,8 @@ let render (key: Address.Key) (mx: MxAnswer) (decision: Decision) (relay: Relay 
         match decision with
         | PickFrom(group, reason) -> reasonText reason, group.Name, relay
         | Direct(direct, reason) -> reasonText reason, direct.Name, Some(relay |> Option.defaultValue direct)
-        | Refuse(text, Some reason) -> reasonText reason, text, None
-        | Refuse(_, None) -> "none (the wildcard key * is never found)", "n/a", None
+        | Refuse(text, ValueSome reason) -> reasonText reason, text, None
+        | Refuse(_, ValueNone) -> "none (the wildcard key * is never found)", "n/a", None
         | Defer _ -> "n/a (DNS failed: Postfix will retry)", "n/a", None
 
     let relayText =

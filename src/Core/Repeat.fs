@@ -80,13 +80,17 @@ let private live (now: int64) (key: string) (table: Table) : Entry option =
 /// less than the window ago for the same target, with a relay that the target still
 /// holds with a weight above 0: answer it again, and do not pick. The entry is consumed
 /// (the table returned no longer holds the key). None: pick as usual, then `remember`.
-let recall (now: int64) (key: string) (decision: Decision) (table: Table) : Relay option * Table =
-    match targetOf decision, live now key table with
-    | Some(target, relays), Some entry when entry.Target = target ->
-        match relays |> Array.tryFind (fun r -> r.Name = entry.Relay && r.Weight > 0) with
-        | Some relay -> Some relay, remove key table
-        | None -> None, table
-    | _ -> None, table
+/// A key the window does not hold costs one map look-up and allocates nothing.
+let recall (now: int64) (key: string) (decision: Decision) (table: Table) : struct (Relay option * Table) =
+    match live now key table with
+    | None -> struct (None, table)
+    | Some entry ->
+        match targetOf decision with
+        | Some(target, relays) when entry.Target = target ->
+            match relays |> Array.tryFind (fun r -> r.Name = entry.Relay && r.Weight > 0) with
+            | Some relay -> struct (Some relay, remove key table)
+            | None -> struct (None, table)
+        | _ -> struct (None, table)
 
 /// Forgets every entry that is out of the window at `now` (oldest first).
 let expire (now: int64) (table: Table) : Table =

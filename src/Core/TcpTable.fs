@@ -7,9 +7,12 @@ open System
 [<Literal>]
 let MaxLine = 4096
 
-/// One request line (without its LF; a trailing CR is tolerated).
+/// One request line (without its LF; a trailing CR is tolerated). A struct: parsing
+/// allocates nothing but the key.
+[<Struct>]
 type Request =
-    /// `get SP key`: the key %XX-decoded (UTF-8), not yet lower-cased.
+    /// `get SP key`: the key %XX-decoded (UTF-8) and lower-cased (Postfix does not
+    /// lower-case keys for tcp tables), as String.ToLowerInvariant would.
     | Get of key: string
     /// Anything else; the reason goes into a 400 reply.
     | Malformed of reason: string
@@ -45,39 +48,76 @@ let encodeBytes (bytes: ReadOnlySpan<byte>) : string =
 
     sb.ToString()
 
-/// Decodes %XX (hex, either case); Error on a bad escape.
-let decodeBytes (text: ReadOnlySpan<byte>) : Result<byte[], string> =
-    let out = Array.zeroCreate<byte> text.Length
+/// Decodes %XX (hex, either case) from `text` into `into` (at least as long): the
+/// length decoded, or Error on a bad escape.
+let private decodeInto (text: ReadOnlySpan<byte>) (into: Span<byte>) : Result<int, string> =
     let mutable n = 0
     let mutable i = 0
-    let mutable error = None
+    // "" while no error (every reason is non-empty)
+    let mutable error = ""
 
-    while error.IsNone && i < text.Length do
+    while error.Length = 0 && i < text.Length do
         let b = text[i]
 
         if b = byte '%' then
             if i + 2 >= text.Length then
-                error <- Some "truncated %XX escape"
+                error <- "truncated %XX escape"
             else
                 let hi = hexValue text[i + 1]
                 let lo = hexValue text[i + 2]
 
                 if hi < 0 || lo < 0 then
-                    error <- Some "bad %XX escape"
+                    error <- "bad %XX escape"
                 else
-                    out[n] <- byte (hi * 16 + lo)
+                    into[n] <- byte (hi * 16 + lo)
                     n <- n + 1
                     i <- i + 3
         else
-            out[n] <- b
+            into[n] <- b
             n <- n + 1
             i <- i + 1
 
-    match error with
-    | Some e -> Error e
-    | None -> Ok(Array.sub out 0 n)
+    if error.Length = 0 then Ok n else Error error
+
+/// Decodes %XX (hex, either case); Error on a bad escape.
+let decodeBytes (text: ReadOnlySpan<byte>) : Result<byte[], string> =
+    let out = Array.zeroCreate<byte> text.Length
+
+    match decodeInto text (Span out) with
+    | Ok n -> Ok(Array.sub out 0 n)
+    | Error e -> Error e
 
 let private getPrefix = "get "B
+
+/// Valid UTF-8 as one lower-cased string, through a pooled buffer (no string in between).
+let private lowered (utf8: ReadOnlySpan<byte>) : string =
+    // UTF-16 never takes more chars than UTF-8 takes bytes: the decoded text, then its lower case.
+    let chars = Buffers.ArrayPool<char>.Shared.Rent(2 * utf8.Length)
+
+    try
+        let n = Text.Encoding.UTF8.GetChars(utf8, Span(chars, 0, utf8.Length))
+        let lower = Span(chars, utf8.Length, n)
+        MemoryExtensions.ToLowerInvariant(ReadOnlySpan(chars, 0, n), lower) |> ignore
+        String(Span<char>.op_Implicit lower)
+    finally
+        Buffers.ArrayPool<char>.Shared.Return chars
+
+/// The key of a `get` line: decoded into a pooled buffer, checked, made one lower-cased string.
+let private key (encoded: ReadOnlySpan<byte>) : Request =
+    let buffer = Buffers.ArrayPool<byte>.Shared.Rent(max 1 encoded.Length)
+
+    try
+        match decodeInto encoded (Span buffer) with
+        | Error e -> Malformed e
+        | Ok 0 -> Malformed "empty key"
+        | Ok n ->
+            let key = ReadOnlySpan(buffer, 0, n)
+
+            if key.IndexOf 0uy >= 0 then Malformed "NUL byte in key"
+            elif not (Text.Unicode.Utf8.IsValid key) then Malformed "key is not UTF-8"
+            else Get(lowered key)
+    finally
+        Buffers.ArrayPool<byte>.Shared.Return buffer
 
 /// Parses one request line (LF removed; a trailing CR removed here).
 let parse (line: ReadOnlySpan<byte>) : Request =
@@ -92,12 +132,7 @@ let parse (line: ReadOnlySpan<byte>) : Request =
     elif not (line.StartsWith(ReadOnlySpan getPrefix)) then
         Malformed "unknown command"
     else
-        match decodeBytes (line.Slice getPrefix.Length) with
-        | Error e -> Malformed e
-        | Ok key when key.Length = 0 -> Malformed "empty key"
-        | Ok key when Array.contains 0uy key -> Malformed "NUL byte in key"
-        | Ok key when not (Text.Unicode.Utf8.IsValid(ReadOnlySpan key)) -> Malformed "key is not UTF-8"
-        | Ok key -> Get(Text.Encoding.UTF8.GetString key)
+        key (line.Slice getPrefix.Length)
 
 /// Cuts encoded text to at most `max` bytes without splitting a %XX escape.
 let private truncate (max: int) (encoded: string) : string =

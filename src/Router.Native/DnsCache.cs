@@ -64,6 +64,7 @@ public sealed class CacheEntry
 public sealed class DnsCache : IDisposable
 {
     private readonly ConcurrentDictionary<string, CacheEntry> _map = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CacheEntry>.AlternateLookup<ReadOnlySpan<char>> _byChars;
     private readonly int _capacity;
     private readonly int _lowWater;
     private readonly object _evicting = new();
@@ -78,6 +79,7 @@ public sealed class DnsCache : IDisposable
     {
         _capacity = Math.Max(1, capacity);
         _lowWater = _capacity - _capacity / 10;
+        _byChars = _map.GetAlternateLookup<ReadOnlySpan<char>>();
         _sweeper = new Timer(_ => Sweep(Environment.TickCount64), null, sweepEvery, sweepEvery);
     }
 
@@ -92,6 +94,10 @@ public sealed class DnsCache : IDisposable
     public long Swept => Interlocked.Read(ref _swept);
 
     public bool TryGet(string name, out CacheEntry entry) => _map.TryGetValue(name, out entry!);
+
+    /// <summary>The entry of a name given as characters, without making a string; <paramref name="stored"/> is the cache's own.</summary>
+    public bool TryGet(ReadOnlySpan<char> name, out string stored, out CacheEntry entry) =>
+        _byChars.TryGetValue(name, out stored!, out entry!);
 
     /// <summary>Adds or replaces the entry of a name; evicts when the cache overflows.</summary>
     public void Store(string name, CacheEntry entry)

@@ -39,6 +39,9 @@ public sealed class MxResolver
     private readonly DnsCache? _cache;
     private readonly ConcurrentDictionary<string, Task<Resolution>> _inFlight = new(StringComparer.Ordinal);
     private readonly IdnMapping _idn = new();
+    private const int SharedHostsLimit = 10_000;
+    private readonly ConcurrentDictionary<string, string> _hostNames = new(StringComparer.Ordinal);
+    private int _sharedHosts;
     private readonly StripedCounter _hits = new();
     private long _misses;
     private long _stale;
@@ -147,10 +150,18 @@ public sealed class MxResolver
     public ValueTask<Routing.MxAnswer> LookupAsync(Address.Key key)
     {
         if (!key.Queryable) return new ValueTask<Routing.MxAnswer>(Routing.MxAnswer.NotQueried);
-        string? name = QueryName(key.Domain);
-        if (name == null) return new ValueTask<Routing.MxAnswer>(NoHosts);
+        var domain = key.DomainSpan;
+        if (domain.EndsWith('.')) domain = domain[..^1];
+        // An ASCII domain is its own query name: the cache is asked with the key's span, no copy.
+        string? idn = null;
+        if (!System.Text.Ascii.IsValid(domain))
+        {
+            idn = IdnName(domain);
+            if (idn == null) return new ValueTask<Routing.MxAnswer>(NoHosts);
+            domain = idn;
+        }
 
-        if (_cache != null && _cache.TryGet(name, out var entry))
+        if (_cache != null && _cache.TryGet(domain, out string name, out var entry))
         {
             long now = Environment.TickCount64;
             entry.Touch(now);
@@ -170,10 +181,10 @@ public sealed class MxResolver
                 return new ValueTask<Routing.MxAnswer>(entry.Answer);
             }
         }
-        return WaitForDns(SharedQuery(name));
+        return WaitForDns(SharedQuery(idn ?? domain.ToString()));
     }
 
-    private static readonly Routing.MxAnswer NoHosts = Routing.MxAnswer.NewHosts(FSharpList<Rules.Mx>.Empty);
+    private static readonly Routing.MxAnswer NoHosts = Routing.MxAnswer.NewHosts(Rules.noHosts);
 
     private void Prefetch(string name)
     {
@@ -200,19 +211,12 @@ public sealed class MxResolver
         return r.Answer;
     }
 
-    /// <summary>ASCII query name (IDN A-labels), without a trailing dot; null when not convertible.</summary>
-    private string? QueryName(string domain)
+    /// <summary>The A-label query name of a non-ASCII domain (no trailing dot); null when not convertible.</summary>
+    private string? IdnName(ReadOnlySpan<char> domain)
     {
-        string name = domain.EndsWith('.') ? domain.Substring(0, domain.Length - 1) : domain;
-        bool ascii = true;
-        foreach (char c in name)
-        {
-            if (c >= 0x80) { ascii = false; break; }
-        }
-        if (ascii) return name;
         try
         {
-            return _idn.GetAscii(name).ToLowerInvariant();
+            return _idn.GetAscii(domain.ToString()).ToLowerInvariant();
         }
         catch (ArgumentException)
         {
@@ -295,7 +299,7 @@ public sealed class MxResolver
     }
 
     /// <summary>The answer and how long it may be cached (seconds), before the floor and the cap.</summary>
-    private static (Routing.MxAnswer Answer, long Ttl) Interpret(IDnsQueryResponse response, DnsHeaderResponseCode code)
+    private (Routing.MxAnswer Answer, long Ttl) Interpret(IDnsQueryResponse response, DnsHeaderResponseCode code)
     {
         var records = new List<Rules.Mx>();
         long ttl = long.MaxValue;
@@ -305,7 +309,7 @@ public sealed class MxResolver
             {
                 if (rr is MxRecord mx)
                 {
-                    records.Add(new Rules.Mx(mx.Preference, mx.Exchange.Value));
+                    records.Add(new Rules.Mx(mx.Preference, SharedHost(mx.Exchange.Value)));
                     ttl = Math.Min(ttl, Math.Max(0, mx.InitialTimeToLive));
                 }
             }
@@ -322,8 +326,27 @@ public sealed class MxResolver
             if (ttl == long.MaxValue) ttl = 0;
             return (NoHosts, ttl);
         }
-        // A null MX (RFC 7505, "MX 0 .") is kept as the host "."; Rules.sortHosts drops it.
-        return (Routing.MxAnswer.NewHosts(ListModule.OfSeq(records)), ttl);
+        // Sorted once here, not per lookup; a null MX (RFC 7505, "MX 0 .") is dropped there.
+        return (Routing.MxAnswer.NewHosts(Rules.sortHosts(ListModule.OfSeq(records))), ttl);
+    }
+
+    /// <summary>
+    /// A host name in the form <see cref="Rules.sortHosts"/> gives (lower case, no trailing dot,
+    /// so that it keeps this very instance), one instance per name: many domains share a few
+    /// MX hosts (their provider's), and the cache then holds each name once, not once per
+    /// domain. At most <see cref="SharedHostsLimit"/> names are shared; later ones are kept as they come.
+    /// </summary>
+    private string SharedHost(string exchange)
+    {
+        string host = exchange.ToLowerInvariant().TrimEnd('.');
+        if (_hostNames.TryGetValue(host, out var shared)) return shared;
+        if (Volatile.Read(ref _sharedHosts) >= SharedHostsLimit) return host;
+        if (_hostNames.TryAdd(host, host))
+        {
+            Interlocked.Increment(ref _sharedHosts);
+            return host;
+        }
+        return _hostNames.TryGetValue(host, out shared) ? shared : host;
     }
 
     private void Store(string name, Routing.MxAnswer answer, long ttlSeconds)
@@ -337,11 +360,8 @@ public sealed class MxResolver
     {
         if (answer is Routing.MxAnswer.Hosts hosts)
         {
-            if (hosts.Item.IsEmpty) return "no MX hosts";
-            var parts = new List<string>();
-            foreach (var mx in hosts.Item)
-                parts.Add(mx.Host.TrimEnd('.') + " (" + mx.Preference.ToString(CultureInfo.InvariantCulture) + ")");
-            return string.Join(", ", parts);
+            var names = Rules.hostNames(hosts.Item);
+            return names.IsEmpty ? "no MX hosts" : string.Join(", ", names);
         }
         if (answer is Routing.MxAnswer.DnsFailure failure) return "DNS failure: " + failure.reason;
         return "not queried";

@@ -56,13 +56,13 @@ public static class Reports
     {
         var key = Address.ofText(address);
         var mx = await resolver.LookupAsync(key).ConfigureAwait(false);
-        var decision = Routing.decideWith(resolver.FailurePolicy, config, key, mx);
         var state = new RoutingState(config);
+        var decision = Routing.decideWith(resolver.FailurePolicy, state.Plan, key, mx);
         FSharpOption<Config.Relay> relay = FSharpOption<Config.Relay>.None;
-        if (decision is Routing.Decision.PickFrom pick)
-            relay = FSharpOption<Config.Relay>.Some(state.Pick(pick.Item1)!);
-        else if (decision is Routing.Decision.Direct direct)
-            relay = FSharpOption<Config.Relay>.Some(direct.Item1);
+        if (decision.IsPickFrom)
+            relay = FSharpOption<Config.Relay>.Some(state.Pick(decision.group)!);
+        else if (decision.IsDirect)
+            relay = FSharpOption<Config.Relay>.Some(decision.relay);
         return Explain.render(key, mx, decision, relay);
     }
 }

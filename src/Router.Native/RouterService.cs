@@ -35,25 +35,29 @@ public sealed class RouterService
 
     public MxResolver Resolver => _resolver;
 
-    /// <summary>Answers one request line (LF removed). Completes synchronously on a cache hit.</summary>
+    /// <summary>
+    /// Answers one request line (LF removed). Completes synchronously on a cache hit, and then
+    /// allocates nothing but the key's text (decoded and lower-cased in one go): the bytes of
+    /// a 200 or of NO RESULT's 500 are the routing state's, shared by every lookup, so
+    /// callers must only read them.
+    /// </summary>
     public ValueTask<byte[]> HandleAsync(ReadOnlySpan<byte> line)
     {
         var request = TcpTable.parse(line);
-        if (request is TcpTable.Request.Get get)
+        if (request.IsGet)
         {
-            var key = Address.ofText(get.key);
+            var key = Address.ofLowered(request.key);
             var mx = _resolver.LookupAsync(key);
-            if (mx.IsCompletedSuccessfully) return new ValueTask<byte[]>(Answer(key, mx.Result));
+            if (mx.IsCompletedSuccessfully) return new ValueTask<byte[]>(Route(key, mx.Result).Bytes);
             return AnswerLater(key, mx);
         }
-        var malformed = (TcpTable.Request.Malformed)request;
-        if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("malformed request: {Reason}", malformed.reason);
+        if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("malformed request: {Reason}", request.reason);
         Metrics.Lookup(400);
-        return new ValueTask<byte[]>(TcpTable.encode(TcpTable.Reply.NewTempFail(malformed.reason)));
+        return new ValueTask<byte[]>(TcpTable.encode(TcpTable.Reply.NewTempFail(request.reason!)));
     }
 
     private async ValueTask<byte[]> AnswerLater(Address.Key key, ValueTask<Routing.MxAnswer> mx) =>
-        Answer(key, await mx.ConfigureAwait(false));
+        Route(key, await mx.ConfigureAwait(false)).Bytes;
 
     /// <summary>
     /// Routes one key already taken out of a request (socketmap: raw, not yet lower-cased).
@@ -63,46 +67,44 @@ public sealed class RouterService
     {
         var key = Address.ofText(keyText);
         var mx = _resolver.LookupAsync(key);
-        if (mx.IsCompletedSuccessfully) return new ValueTask<TcpTable.Reply>(Route(key, mx.Result));
+        if (mx.IsCompletedSuccessfully) return new ValueTask<TcpTable.Reply>(Route(key, mx.Result).Reply);
         return RouteLater(key, mx);
     }
 
     private async ValueTask<TcpTable.Reply> RouteLater(Address.Key key, ValueTask<Routing.MxAnswer> mx) =>
-        Route(key, await mx.ConfigureAwait(false));
+        Route(key, await mx.ConfigureAwait(false)).Reply;
 
-    private byte[] Answer(Address.Key key, Routing.MxAnswer mx) => TcpTable.encode(Route(key, mx));
-
-    private TcpTable.Reply Route(Address.Key key, Routing.MxAnswer mx, RoutingState? retired = null)
+    private Routing.Answer Route(Address.Key key, Routing.MxAnswer mx, RoutingState? retired = null)
     {
         var state = retired ?? _state;
-        var decision = Routing.decideWith(_resolver.FailurePolicy, state.Config, key, mx);
+        var decision = Routing.decideWith(_resolver.FailurePolicy, state.Plan, key, mx);
         Config.Relay? relay = null;
-        string target;
-        switch (decision)
+        bool repeated = false;
+        if (decision.IsPickFrom)
         {
-            case Routing.Decision.PickFrom pick:
-                relay = Decide(state, key.Text, decision, pick.Item1, null, out bool repeatedPick);
-                // A reload retired the state during this lookup: decide again on the new config.
-                if (relay == null) return Route(key, mx, state.Successor);
-                target = repeatedPick ? pick.Item1.Name + RepeatMarker : pick.Item1.Name;
-                break;
-            case Routing.Decision.Direct direct:
-                relay = Decide(state, key.Text, decision, null, direct.Item1, out bool repeatedDirect);
-                target = repeatedDirect ? relay!.Name + RepeatMarker : relay!.Name;
-                break;
-            case Routing.Decision.Refuse refuse:
-                target = refuse.text;
-                break;
-            default:
-                target = "DEFER";
-                break;
+            relay = Decide(state, key.Text, decision, decision.group, null, out repeated);
+            // A reload retired the state during this lookup: decide again on the new config.
+            if (relay == null) return Route(key, mx, state.Successor);
         }
-        var reply = Routing.reply(decision, relay == null ? FSharpOption<Config.Relay>.None : FSharpOption<Config.Relay>.Some(relay));
-        Metrics.Lookup(reply);
-        _routingLog?.Write(key.Text, target, relay?.Address);
-        if (_log.IsEnabled(LogLevel.Debug))
-            _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, target, Explain.replyLine(reply));
-        return reply;
+        else if (decision.IsDirect)
+        {
+            relay = Decide(state, key.Text, decision, null, decision.relay, out repeated);
+        }
+        var answer = Routing.answer(state.Plan, decision,
+            relay == null ? FSharpValueOption<Config.Relay>.None : FSharpValueOption<Config.Relay>.NewValueSome(relay));
+        Metrics.Lookup(answer.Reply);
+        if (_routingLog != null || _log.IsEnabled(LogLevel.Debug))
+        {
+            string target = decision.IsPickFrom ? decision.group.Name
+                : decision.IsDirect ? relay!.Name
+                : decision.IsRefuse ? decision.text
+                : "DEFER";
+            if (repeated) target += RepeatMarker;
+            _routingLog?.Write(key.Text, target, relay?.Address);
+            if (_log.IsEnabled(LogLevel.Debug))
+                _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, target, Explain.replyLine(answer.Reply));
+        }
+        return answer;
     }
 
     /// <summary>The routing log's target suffix for an answer the repeat window gave again.</summary>

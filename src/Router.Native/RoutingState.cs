@@ -15,6 +15,8 @@ namespace Router.Native;
 public sealed class RoutingState
 {
     public Config.Config Config { get; }
+    /// <summary>The config made ready for lookups: resolved targets, encoded replies.</summary>
+    public Routing.Plan Plan { get; }
     /// <summary>Index 0 is All Servers, then config.Groups in file order.</summary>
     private readonly Config.Group[] _groups;
     private readonly long[] _positions;
@@ -32,6 +34,7 @@ public sealed class RoutingState
     public RoutingState(Config.Config config)
     {
         Config = config;
+        Plan = Routing.plan(config);
         var groups = new List<Config.Group> { config.AllServers };
         foreach (var g in config.Groups) groups.Add(g);
         _groups = groups.ToArray();

@@ -3,6 +3,8 @@ module Router.Core.Tests.AddressTests
 
 open System
 open Xunit
+open FsCheck
+open FsCheck.FSharp
 open Router.Core
 
 [<Theory>]
@@ -34,8 +36,53 @@ let ``the wildcard is never queried`` () =
 
 [<Fact>]
 let ``host names have labels of at most 63 bytes and 253 in all`` () =
-    Assert.True(Address.isHostName (String('a', 63) + ".example"))
-    Assert.False(Address.isHostName (String('a', 64) + ".example"))
+    Assert.True(Address.isHostName ((String('a', 63) + ".example").AsSpan()))
+    Assert.False(Address.isHostName ((String('a', 64) + ".example").AsSpan()))
     let long = String.Join(".", Array.create 64 "abc")
-    Assert.False(Address.isHostName long)
-    Assert.True(Address.isHostName (String.Join(".", Array.create 63 "abc")))
+    Assert.False(Address.isHostName (long.AsSpan()))
+    Assert.True(Address.isHostName (String.Join(".", Array.create 63 "abc").AsSpan()))
+
+/// The check before it walked the characters once: split at the dots, each label checked.
+let private splitCheck (domain: string) : bool =
+    let name = if domain.EndsWith "." then domain.Substring(0, domain.Length - 1) else domain
+    let validChar (c: char) = Char.IsLetterOrDigit c || c = '-' || c = '_'
+
+    let validLabel (label: string) =
+        let bytes = Text.Encoding.UTF8.GetByteCount label
+        bytes >= 1 && bytes <= 63 && Seq.forall validChar label
+
+    name.Length > 0
+    && Text.Encoding.UTF8.GetByteCount name <= 253
+    && name.Split('.') |> Array.forall validLabel
+
+let private domainGen =
+    let chars = Gen.frequency [ 12, Gen.elements [ 'a'; 'B'; '1' ]; 3, Gen.constant '.'; 1, Gen.elements [ '-'; '_'; 'ü'; ' '; '@'; '\ud83d' ] ]
+    Gen.frequency [ 4, Gen.choose (0, 20); 1, Gen.choose (55, 270) ]
+    |> Gen.bind (fun n -> Gen.arrayOfLength n chars)
+    |> Gen.map String
+
+[<FsCheck.Xunit.Property(MaxTest = 2000)>]
+let ``a host name check walks the labels as splitting at the dots would`` () =
+    Prop.forAll (Arb.fromGen domainGen) (fun domain -> Address.isHostName (domain.AsSpan()) = splitCheck domain)
+
+[<FsCheck.Xunit.Property(MaxTest = 1000)>]
+let ``a key is its lower-cased text and the domain after its last at-sign`` () =
+    Prop.forAll (Arb.fromGen (Gen.map2 (fun (l: string) d -> l + "@" + d) domainGen domainGen |> Gen.map (fun s -> s.Replace(' ', 'X')))) (fun raw ->
+        let key = Address.ofText raw
+        let text = raw.ToLowerInvariant()
+        let domain = text.Substring(text.LastIndexOf '@' + 1)
+
+        key.Text = text
+        && key.Domain = domain
+        && key.DomainSpan.SequenceEqual(domain.AsSpan())
+        && key.Queryable = (not (domain.StartsWith "[") && splitCheck domain))
+
+[<FsCheck.Xunit.Property(MaxTest = 1000)>]
+let ``a key parsed from a tcp_table request is lower-cased already: ofLowered takes it as ofText would`` () =
+    Prop.forAll (Arb.fromGen domainGen) (fun text ->
+        let utf8 = Text.Encoding.UTF8.GetBytes text
+        let line = Text.Encoding.ASCII.GetBytes("get " + TcpTable.encodeBytes (ReadOnlySpan utf8))
+
+        match TcpTable.parse (ReadOnlySpan line) with
+        | TcpTable.Get key -> Address.ofLowered key = Address.ofText (Text.Encoding.UTF8.GetString utf8)
+        | TcpTable.Malformed _ -> text.Length = 0)

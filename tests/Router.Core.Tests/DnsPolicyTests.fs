@@ -33,7 +33,7 @@ let ``the words of the policy are defer and default`` () =
 let ``under defer a DNS failure replies 400 with the reason`` () =
     let config = withDefaultBad ()
 
-    match decideWith DeferMail config (Address.ofText "a@example.org") failure with
+    match decideWith DeferMail (plan config) (Address.ofText "a@example.org") failure with
     | Defer reason -> Assert.Equal("SERVFAIL for example.org", reason)
     | _ -> failwith "expected Defer"
 
@@ -42,33 +42,33 @@ let ``under defer a DNS failure replies 400 with the reason`` () =
 
 [<Fact>]
 let ``under default a DNS failure picks from the default target`` () =
-    match decideWith UseDefault (withDefaultBad ()) (Address.ofText "a@example.org") failure with
+    match decideWith UseDefault (plan (withDefaultBad ())) (Address.ofText "a@example.org") failure with
     | PickFrom(group, Rules.DefaultRule) -> Assert.Equal("bad", group.Name)
     | _ -> failwith "expected the default group bad"
 
 [<Fact>]
 let ``under default with no default target a DNS failure picks from all servers`` () =
-    match decideWith UseDefault (withoutDefault ()) (Address.ofText "a@example.org") failure with
+    match decideWith UseDefault (plan (withoutDefault ())) (Address.ofText "a@example.org") failure with
     | PickFrom(group, Rules.NoRuleMatched) -> Assert.Equal(AllServersName, group.Name)
     | _ -> failwith "expected All Servers"
 
 [<Fact>]
 let ``under default a NO RESULT default still replies 500`` () =
-    match decideWith UseDefault (load (example 0)) (Address.ofText "a@example.org") failure with
-    | Refuse(text, Some Rules.DefaultRule) -> Assert.Equal(NoResultText, text)
+    match decideWith UseDefault (plan (load (example 0))) (Address.ofText "a@example.org") failure with
+    | Refuse(text, ValueSome Rules.DefaultRule) -> Assert.Equal(NoResultText, text)
     | _ -> failwith "expected NO RESULT"
 
 [<Fact>]
 let ``under default a rule on the address still applies: it needs no DNS`` () =
-    match decideWith UseDefault (withDefaultBad ()) (Address.ofText "vip@example.com") failure with
+    match decideWith UseDefault (plan (withDefaultBad ())) (Address.ofText "vip@example.com") failure with
     | Direct(relay, Rules.AddressRule _) -> Assert.Equal("mx4", relay.Name)
     | _ -> failwith "expected the address rule vip@example.com: mx4"
 
 [<Fact>]
 let ``the wildcard is refused under either policy`` () =
     for policy in [ DeferMail; UseDefault ] do
-        match decideWith policy (withDefaultBad ()) (Address.ofText "*") failure with
-        | Refuse(_, None) -> ()
+        match decideWith policy (plan (withDefaultBad ())) (Address.ofText "*") failure with
+        | Refuse(_, ValueNone) -> ()
         | _ -> failwith "expected the wildcard to be refused"
 
 let private keyGen =
@@ -89,13 +89,13 @@ let ``under default a DNS failure routes exactly as a domain without MX hosts`` 
     Prop.forAll (Arb.fromGen (Gen.zip3 keyGen reasonGen (Gen.choose (0, 4)))) (fun (key, reason, defaultAt) ->
         let config = load (example defaultAt)
         let k = Address.ofText key
-        decisionText (decideWith UseDefault config k (DnsFailure reason)) = decisionText (decide config k (Hosts [])))
+        decisionText (decideWith UseDefault (plan config) k (DnsFailure reason)) = decisionText (decide config k (Hosts Rules.noHosts)))
 
 [<Property(MaxTest = 500)>]
 let ``under defer every DNS failure of a real key is a 400 carrying its reason`` () =
     Prop.forAll (Arb.fromGen (Gen.zip keyGen reasonGen)) (fun (key, reason) ->
         let k = Address.ofText key
-        let decision = decideWith DeferMail (withDefaultBad ()) k (DnsFailure reason)
+        let decision = decideWith DeferMail (plan (withDefaultBad ())) k (DnsFailure reason)
         if k.IsWildcard then
             decisionText decision = "refuse " + NoResultText
         else
@@ -106,9 +106,9 @@ let ``the policy changes nothing when DNS answered`` () =
     let hostsGen = Gen.listOf (Gen.elements [ "mail.example.com"; "x.mail.protection.outlook.com"; "mx.b.org" ])
 
     Prop.forAll (Arb.fromGen (Gen.zip keyGen hostsGen)) (fun (key, hosts) ->
-        let config = withDefaultBad ()
+        let config = plan (withDefaultBad ())
         let k = Address.ofText key
-        let mx = Hosts(hosts |> List.mapi (fun i h -> ({ Preference = i; Host = h }: Rules.Mx)))
+        let mx = Hosts(Rules.sortHosts (hosts |> List.mapi (fun i h -> ({ Preference = i; Host = h }: Rules.Mx))))
         decisionText (decideWith UseDefault config k mx) = decisionText (decideWith DeferMail config k mx))
 
 let private lines (xs: string list) = String.Join("\n", xs)

@@ -36,8 +36,8 @@ let ``warnings come at most once an hour, and the first doubled batch warns`` (g
         |> List.fold
             (fun (warned, watch) now ->
                 match Doubling.judge now 200L 100L watch with
-                | Some _, watch' -> now :: warned, watch'
-                | None, watch' -> warned, watch')
+                | struct (Some _, watch') -> now :: warned, watch'
+                | struct (None, watch') -> warned, watch')
             ([], Doubling.initial)
 
     let warned = List.rev warned
@@ -49,9 +49,9 @@ let ``warnings come at most once an hour, and the first doubled batch warns`` (g
 
 [<Fact>]
 let ``a batch without doubling does not warn, nor use up the hour`` () =
-    let none, watch = Doubling.judge 0L 200L 10L Doubling.initial
+    let struct (none, watch) = Doubling.judge 0L 200L 10L Doubling.initial
     Assert.Equal(None, none)
-    let some, _ = Doubling.judge 1L 200L 100L watch
+    let struct (some, _) = Doubling.judge 1L 200L 100L watch
     Assert.True(some.IsSome)
 
 [<Fact>]

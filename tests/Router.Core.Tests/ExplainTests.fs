@@ -21,7 +21,7 @@ let explain (defaultAt: int) (key: string) (mx: MxAnswer) =
 [<Fact>]
 let ``a rule on an MX host`` () =
     let text =
-        explain 0 "Someone@Contoso.com" (Hosts [ RulesTests.mx 20 "b.mail.protection.outlook.com."; RulesTests.mx 10 "A.mail.protection.outlook.com" ])
+        explain 0 "Someone@Contoso.com" (RulesTests.mxHosts [ RulesTests.mx 20 "b.mail.protection.outlook.com."; RulesTests.mx 10 "A.mail.protection.outlook.com" ])
 
     let expected =
         [ "key:      someone@contoso.com"
@@ -37,7 +37,7 @@ let ``a rule on an MX host`` () =
 
 [<Fact>]
 let ``a rule on the address targeting a server`` () =
-    let text = explain 4 "vip@example.com" (Hosts [])
+    let text = explain 4 "vip@example.com" (RulesTests.mxHosts [])
     Assert.Contains("MX hosts: none\n", text)
     Assert.Contains("rule:     \"vip@example.com\" (line 20), on the address\n", text)
     Assert.Contains("target:   mx4\n", text)
@@ -46,7 +46,7 @@ let ``a rule on the address targeting a server`` () =
 
 [<Fact>]
 let ``the default NO RESULT`` () =
-    let text = explain 0 "a@b.org" (Hosts [ RulesTests.mx 10 "mx.b.org" ])
+    let text = explain 0 "a@b.org" (RulesTests.mxHosts [ RulesTests.mx 10 "mx.b.org" ])
     Assert.Contains("rule:     default\n", text)
     Assert.Contains("target:   NO RESULT\n", text)
     Assert.Contains("relay:    n/a\n", text)

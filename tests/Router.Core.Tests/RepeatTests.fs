@@ -27,13 +27,16 @@ let lookup (g: Group) (now: int64) (key: string) (model: Model) =
     let decision = pickFrom g
 
     match Repeat.recall now key decision model.Table with
-    | Some relay, table -> (relay, true), { model with Table = table }
-    | None, table ->
+    | struct (Some relay, table) -> (relay, true), { model with Table = table }
+    | struct (None, table) ->
         let relay, wrr = Wrr.pick g model.Wrr
 
         (relay, false),
         { Wrr = wrr
           Table = Repeat.remember now key decision relay table }
+
+/// The relay a recall answered with, if any.
+let recalled (struct (relay: Relay option, _: Repeat.Table)) = relay
 
 let fresh capacity =
     { Wrr = Wrr.initial
@@ -180,32 +183,32 @@ let ``the oldest key is evicted first when the table is full`` () =
     let g = group [| 1; 1; 1 |]
     let model = [ 0..3 ] |> List.fold (fun m k -> snd (lookup g (int64 k) ("k" + string k) m)) (fresh 3)
     Assert.Equal(3, Repeat.count model.Table)
-    Assert.True(Repeat.recall 10L "k0" (pickFrom g) model.Table |> fst |> Option.isNone)
+    Assert.True(Repeat.recall 10L "k0" (pickFrom g) model.Table |> recalled |> Option.isNone)
 
     for k in 1..3 do
-        Assert.True(Repeat.recall 10L ("k" + string k) (pickFrom g) model.Table |> fst |> Option.isSome)
+        Assert.True(Repeat.recall 10L ("k" + string k) (pickFrom g) model.Table |> recalled |> Option.isSome)
 
 [<Fact>]
 let ``a key decided for another target picks anew`` () =
     let a = { group [| 1; 1 |] with Name = "a" }
     let b = { group [| 1; 1 |] with Name = "b" }
     let table = Repeat.remember 0L "u@x.test" (pickFrom a) a.Members[0] (Repeat.create window 10)
-    Assert.Equal(None, Repeat.recall 1L "u@x.test" (pickFrom b) table |> fst)
-    Assert.Equal(Some a.Members[0], Repeat.recall 1L "u@x.test" (pickFrom a) table |> fst)
+    Assert.Equal(None, Repeat.recall 1L "u@x.test" (pickFrom b) table |> recalled)
+    Assert.Equal(Some a.Members[0], Repeat.recall 1L "u@x.test" (pickFrom a) table |> recalled)
 
 [<Fact>]
 let ``a relay whose weight became 0 is not repeated`` () =
     let before = group [| 1; 1 |]
     let after = group [| 0; 1 |]
     let table = Repeat.remember 0L "u@x.test" (pickFrom before) before.Members[0] (Repeat.create window 10)
-    Assert.Equal(None, Repeat.recall 1L "u@x.test" (pickFrom after) table |> fst)
+    Assert.Equal(None, Repeat.recall 1L "u@x.test" (pickFrom after) table |> recalled)
 
 [<Fact>]
 let ``a direct relay is repeated too, so that the stats count it once`` () =
     let relay = (group [| 1 |]).Members[0]
     let direct = Direct(relay, Rules.DefaultRule)
     let table = Repeat.remember 0L "vip@x.test" direct relay (Repeat.create window 10)
-    let again, table' = Repeat.recall 1L "vip@x.test" direct table
+    let struct (again, table') = Repeat.recall 1L "vip@x.test" direct table
     Assert.Equal(Some relay, again)
     Assert.Equal(0, Repeat.count table')
 
@@ -214,10 +217,10 @@ let ``decisions without a relay are neither remembered nor repeated`` () =
     let relay = (group [| 1 |]).Members[0]
     let empty = Repeat.create window 10
 
-    for decision in [ Refuse(NoResultText, None); Defer "DNS failure" ] do
+    for decision in [ Refuse(NoResultText, ValueNone); Defer "DNS failure" ] do
         let table = Repeat.remember 0L "u@x.test" decision relay empty
         Assert.Equal(0, Repeat.count table)
-        Assert.Equal(None, Repeat.recall 1L "u@x.test" decision table |> fst)
+        Assert.Equal(None, Repeat.recall 1L "u@x.test" decision table |> recalled)
 
 [<Fact>]
 let ``the window is half-open: a repeat exactly SECONDS later picks`` () =

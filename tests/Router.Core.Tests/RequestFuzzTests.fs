@@ -45,7 +45,7 @@ let ``a line that does not start with "get " is malformed`` () =
         bytes.AsSpan().StartsWith("get "B) || isMalformed (parse (ReadOnlySpan bytes)))
 
 [<Property(MaxTest = 3000)>]
-let ``an accepted key is the decoded text: not empty, no NUL, valid UTF-8`` () =
+let ``an accepted key is the decoded text in lower case: not empty, no NUL, valid UTF-8`` () =
     Prop.forAll (Arb.fromGen lineGen) (fun bytes ->
         match parse (ReadOnlySpan bytes) with
         | Malformed _ -> true
@@ -58,7 +58,7 @@ let ``an accepted key is the decoded text: not empty, no NUL, valid UTF-8`` () =
             key.Length > 0
             && not (key.Contains '\000')
             && (match decoded with
-                | Ok raw -> Encoding.UTF8.GetString raw = key && Unicode.Utf8.IsValid(ReadOnlySpan raw)
+                | Ok raw -> (Encoding.UTF8.GetString raw).ToLowerInvariant() = key && Unicode.Utf8.IsValid(ReadOnlySpan raw)
                 | Error _ -> false))
 
 [<Property(MaxTest = 3000)>]

@@ -24,21 +24,40 @@ let answer (config: Config) (key: string) (mx: MxAnswer) =
 
     CodecTests.ascii (TcpTable.encode (reply decision relay))
 
-let targetOf (config: Config) (key: string) (hosts: string list) =
-    fst (Rules.decide config (Address.ofText key) hosts)
+/// The answer DNS gives, as the resolver caches it: sorted once.
+let mxHosts (records: Rules.Mx list) : MxAnswer = Hosts(Rules.sortHosts records)
 
-let outlook = Hosts [ mx 10 "contoso-com.mail.protection.outlook.com." ]
+/// Host names already in the rules' order (preferences 0, 1, 2 ...).
+let inOrder (hosts: string list) : Rules.Hosts =
+    Rules.sortHosts (hosts |> List.mapi (fun i h -> mx i h))
+
+/// The target a decision of the rules names, and why.
+let targetAndReason (decision: Decision) : Target * Rules.Reason =
+    match decision with
+    | PickFrom(group, reason) -> ToGroup group.Name, reason
+    | Direct(relay, reason) -> ToServer relay.Name, reason
+    | Refuse(_, ValueSome reason) -> NoResult, reason
+    | Refuse(_, ValueNone)
+    | Defer _ -> failwith "not a decision of the rules"
+
+let decideRules (config: Config) (key: Address.Key) (hosts: string list) : Target * Rules.Reason =
+    targetAndReason (decide config key (Hosts(inOrder hosts)))
+
+let targetOf (config: Config) (key: string) (hosts: string list) =
+    fst (decideRules config (Address.ofText key) hosts)
+
+let outlook = mxHosts [ mx 10 "contoso-com.mail.protection.outlook.com." ]
 
 [<Theory>]
 [<InlineData(0)>]
 [<InlineData(4)>]
 let ``PRODUCT.md's example routes as documented with default first and last`` (defaultAt: int) =
     let config = load (example defaultAt)
-    Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer config "John@Example.com" (Hosts []))
-    Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer config "vip@example.com" (Hosts []))
+    Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer config "John@Example.com" (mxHosts []))
+    Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer config "vip@example.com" (mxHosts []))
     Assert.Equal("200 relay:[mx1.example.com]:25\n", answer config "someone@contoso.com" outlook)
     Assert.Equal("200 relay:[mx1.example.com]:25\n", answer config "else@example.com" NotQueried)
-    Assert.Equal("500 NO%20RESULT\n", answer config "x@elsewhere.org" (Hosts [ mx 10 "mx.elsewhere.org" ]))
+    Assert.Equal("500 NO%20RESULT\n", answer config "x@elsewhere.org" (mxHosts [ mx 10 "mx.elsewhere.org" ]))
     Assert.Equal("500 NO%20RESULT\n", answer config "*" NotQueried)
     Assert.Equal("400 SERVFAIL\n", answer config "a@b.org" (DnsFailure "SERVFAIL"))
 
@@ -64,7 +83,7 @@ let ``All Servers is the implicit group of every server under names`` () =
 [<Fact>]
 let ``MX hosts are sorted by preference then name, lower case, without trailing dot`` () =
     let sorted =
-        Rules.sortHosts [ mx 20 "B.example."; mx 10 "z.example"; mx 20 "a.example."; mx 10 "Y.Example."; mx 30 "a.example"; mx 0 "." ]
+        Rules.hostNames (Rules.sortHosts [ mx 20 "B.example."; mx 10 "z.example"; mx 20 "a.example."; mx 10 "Y.Example."; mx 30 "a.example"; mx 0 "." ])
 
     Assert.Equal<string list>([ "y.example"; "z.example"; "a.example"; "b.example" ], sorted)
 
@@ -72,7 +91,7 @@ let ``MX hosts are sorted by preference then name, lower case, without trailing 
 let ``every rule is tried for the first host before the second host`` () =
     let config = load (example 0 + "\n  hostb: bad\n  hosta: good")
     let key = Address.ofText "u@contoso.org"
-    let target, reason = Rules.decide config key [ "hosta.net"; "hostb.net" ]
+    let target, reason = decideRules config key [ "hosta.net"; "hostb.net" ]
     Assert.Equal(ToGroup "good", target)
     Assert.Equal(Rules.MxRule(config.Rules |> List.find (fun r -> r.Pattern = "hosta"), "hosta.net"), reason)
 
@@ -101,18 +120,18 @@ let ``default is never a pattern`` () =
 let ``rules on the address apply when the domain has no MX records`` () =
     let config = load (example 0)
     let key = Address.ofText "john@example.com"
-    let target, reason = Rules.decide config key []
+    let target, reason = decideRules config key []
     Assert.Equal(ToGroup "bad", target)
     Assert.Equal(Rules.AddressRule config.Rules.Head, reason)
 
 [<Fact>]
 let ``no rule matched: the default target, else all servers`` () =
     let withDefault = load (example 2)
-    Assert.Equal((NoResult, Rules.DefaultRule), Rules.decide withDefault (Address.ofText "a@b.org") [ "mx.b.org" ])
+    Assert.Equal((NoResult, Rules.DefaultRule), decideRules withDefault (Address.ofText "a@b.org") [ "mx.b.org" ])
     let without = load (example 0 |> fun t -> t.Replace("  default: NO RESULT\n", ""))
-    Assert.Equal((ToGroup AllServersName, Rules.NoRuleMatched), Rules.decide without (Address.ofText "a@b.org") [])
+    Assert.Equal((ToGroup AllServersName, Rules.NoRuleMatched), decideRules without (Address.ofText "a@b.org") [])
     // mx4 (perc 100 of 200) has the earliest deadline, so All Servers starts with it.
-    Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer without "a@b.org" (Hosts []))
+    Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer without "a@b.org" (mxHosts []))
 
 [<Fact>]
 let ``NO RESULT as a rule's target replies 500`` () =
@@ -129,7 +148,7 @@ let ``a server name targets that relay directly`` () =
 [<Fact>]
 let ``the wildcard key is refused even when a rule would match it`` () =
     let config = load (example 0 + "\n  \"*\": good")
-    Assert.Equal(Refuse("NO RESULT", None), decide config (Address.ofText "*") NotQueried)
+    Assert.Equal(Refuse("NO RESULT", ValueNone), decide config (Address.ofText "*") NotQueried)
 
 [<Fact>]
 let ``a DNS failure defers`` () =
@@ -229,10 +248,96 @@ module RuleLaws =
         let here = load (text case.DefaultAt)
         let key = Address.ofText case.Key
         let outcome (config: Config) =
-            match Rules.decide config key case.Hosts with
+            match decideRules config key case.Hosts with
             | target, Rules.AddressRule r -> target, "address " + r.Pattern
             | target, Rules.MxRule(r, h) -> target, "mx " + r.Pattern + " " + h
             | target, Rules.DefaultRule -> target, "default"
             | target, Rules.NoRuleMatched -> target, "none"
 
         outcome first = outcome here && here.Default = Some(ToGroup "bad")
+
+    /// The rules as the Python tool's loop reads them, over a list of hosts (the walk before
+    /// hosts were sorted once per DNS answer and rules resolved once per config).
+    let private listWalk (config: Config) (key: Address.Key) (hosts: string list) : Target * Rules.Reason =
+        let passes = if hosts.IsEmpty then [ None ] else List.map Some hosts
+
+        let matched =
+            passes
+            |> List.tryPick (fun host ->
+                config.Rules
+                |> List.tryPick (fun rule ->
+                    if rule.Pattern = key.Text || key.Text.Contains(rule.Pattern, StringComparison.Ordinal) then
+                        Some(rule.Target, Rules.AddressRule rule)
+                    else
+                        match host with
+                        | Some h when h.Contains(rule.Pattern, StringComparison.Ordinal) -> Some(rule.Target, Rules.MxRule(rule, h))
+                        | _ -> None))
+
+        match matched, config.Default with
+        | Some found, _ -> found
+        | None, Some target -> target, Rules.DefaultRule
+        | None, None -> ToGroup AllServersName, Rules.NoRuleMatched
+
+    /// MX records for a case's hosts: mixed case, some with a trailing dot, preferences repeating.
+    let private records (hosts: string list) : Rules.Mx list =
+        hosts |> List.mapi (fun i h -> mx (i % 3) (if i % 2 = 0 then h.ToUpperInvariant() + "." else h))
+
+    [<Property>]
+    let ``deciding over the sorted hosts agrees with the list walk of the rules`` (case: Case) =
+        let config =
+            { withRules case.Rules with
+                Default = if case.DefaultAt % 2 = 1 then Some(ToGroup "bad") else None }
+
+        let key = Address.ofText case.Key
+        let sorted = Rules.sortHosts (records case.Hosts)
+        targetAndReason (decide config key (Hosts sorted)) = listWalk config key (Rules.hostNames sorted)
+
+    [<Property>]
+    let ``an answer is the reply and its encoding, one shared array for a relay or NO RESULT`` (case: Case) =
+        let config = withRules case.Rules
+        let prepared = plan config
+        let key = Address.ofText case.Key
+
+        [ Hosts(inOrder case.Hosts); NotQueried; DnsFailure "SERVFAIL" ]
+        |> List.forall (fun mx ->
+            let decision = decideWith DeferMail prepared key mx
+
+            ValueNone :: [ for r in config.Relays -> ValueSome r ]
+            |> List.forall (fun relay ->
+                let first = Routing.answer prepared decision relay
+                let again = Routing.answer prepared decision relay
+                let expected = reply decision (ValueOption.toOption relay)
+
+                let shared =
+                    match expected with
+                    | TcpTable.Found _ -> obj.ReferenceEquals(first.Bytes, again.Bytes)
+                    | TcpTable.NotFound _ -> obj.ReferenceEquals(first.Bytes, again.Bytes)
+                    | TcpTable.TempFail _ -> true
+
+                first.Reply = expected && first.Bytes = TcpTable.encode expected && shared))
+
+let hostGen =
+    Gen.map2 mx (Gen.choose (0, 3)) (Gen.elements [ "."; ""; "a.example"; "A.Example."; "b.example"; "mx.B.example."; "a.example."; "c" ])
+
+[<Property(MaxTest = 1000)>]
+let ``sorted hosts: by preference then name, lower case, no trailing dot, distinct, null MX removed`` () =
+    Prop.forAll (Arb.fromGen (Gen.listOf hostGen)) (fun (records: Rules.Mx list) ->
+        let names = Rules.hostNames (Rules.sortHosts records)
+        let normal (host: string) = host.ToLowerInvariant().TrimEnd('.')
+        let present = records |> List.map (fun r -> normal r.Host) |> List.filter (fun h -> h <> "")
+        // A name listed at several preferences stands at its best one.
+        let rank (name: string) =
+            (records |> List.filter (fun r -> normal r.Host = name) |> List.map (fun r -> r.Preference) |> List.min), name
+
+        set names = set present
+        && List.distinct names = names
+        && names |> List.forall (fun n -> n = n.ToLowerInvariant() && not (n.EndsWith ".") && n <> "")
+        && names |> List.pairwise |> List.forall (fun (a, b) -> compare (rank a) (rank b) < 0))
+
+[<Fact>]
+let ``a relay of another config is answered with its own address, not the plan's`` () =
+    let config = load (example 0)
+    let other = load ((example 0).Replace("relay:[mx1.example.com]:25", "relay:[mx9.example.com]:25"))
+    let mx1 = other.Relays |> Array.find (fun r -> r.Name = "mx1")
+    let reply = Routing.answer (plan config) (Direct(mx1, Rules.DefaultRule)) ValueNone
+    Assert.Equal("200 relay:[mx9.example.com]:25\n", CodecTests.ascii reply.Bytes)
