@@ -20,14 +20,16 @@ namespace Router.Native;
 internal sealed unsafe class EventLoop
 {
     /// <summary>
-    /// How many loops serve the connections: one. Measured with bench/run.sh on the 2-core
-    /// machine of docs/BENCHMARKS.md (the load generator on the same cores, as Postfix is on a
-    /// mail host): a second loop thread gained nothing at 16 to 256 connections and cost
-    /// context switches at 1 (its thread and the first one's compete with the client for two
-    /// cores); one thread keeps up with the floor, which is one thread too. DNS waits never
-    /// hold a loop, so a second loop would only add routing CPU, which is not the limit.
+    /// How many loops serve the connections: one per core, connections spread over them in
+    /// turn. Measured on the 2-core machine of docs/BENCHMARKS.md with the load generator
+    /// sharing the cores (as Postfix does on a mail host), cache-hit keys, router rps / floor
+    /// rps with one loop and with two: 0.64 / 0.70 at 1 connection (the same code path; the
+    /// difference is noise), 0.79 / 0.76 at 16, 0.54 / 0.79 at 64, 0.65 / 0.80 at 256. One
+    /// thread is what the floor needs, but the router does more work per request (routing,
+    /// allocation) than the floor, and a second thread takes it onto the other core when
+    /// many connections are busy. Syscalls per request were the floor's with either.
     /// </summary>
-    private static readonly int LoopCount = int.Parse(Environment.GetEnvironmentVariable("ROUTER_LOOPS") ?? "1"); // TEMP: measuring
+    private static readonly int LoopCount = Environment.ProcessorCount;
 
     private static readonly Lock SharedLock = new();
     private static EventLoop[]? _shared;
