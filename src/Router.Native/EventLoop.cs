@@ -161,26 +161,40 @@ internal sealed unsafe class EventLoop
                 }
                 continue;
             }
-            bool woken = false;
-            for (int i = 0; i < n; i++)
+            try
             {
-                ulong data = events[i].Data;
-                if (data == WakeToken)
-                {
-                    ulong count;
-                    Libc.Read(_wake, &count, sizeof(ulong));
-                    Volatile.Write(ref _wakePending, 0); // before draining: a later post wakes us again
-                    woken = true;
-                    continue;
-                }
-                int slot = (int)(uint)data;
-                var connection = slot < _slots.Length ? _slots[slot] : null;
-                if (connection is null || connection.Generation != (uint)(data >> 32)) continue;
-                connection.OnEvents(events[i].Events);
+                Dispatch(events, n);
             }
-            if (woken) Drain();
-            if (Now >= _nextSweep) Sweep();
+            catch (Exception e)
+            {
+                // A connection's own failures close that connection (Server.Connection.cs);
+                // whatever else goes wrong here must not end the loop and its connections.
+                _log.LogError("connection loop: {Type}: {Message}", e.GetType().Name, e.Message);
+            }
         }
+    }
+
+    private void Dispatch(Libc.EpollEvent* events, int n)
+    {
+        bool woken = false;
+        for (int i = 0; i < n; i++)
+        {
+            ulong data = events[i].Data;
+            if (data == WakeToken)
+            {
+                ulong count;
+                Libc.Read(_wake, &count, sizeof(ulong));
+                Volatile.Write(ref _wakePending, 0); // before draining: a later post wakes us again
+                woken = true;
+                continue;
+            }
+            int slot = (int)(uint)data;
+            var connection = slot < _slots.Length ? _slots[slot] : null;
+            if (connection is null || connection.Generation != (uint)(data >> 32)) continue;
+            connection.OnEvents(events[i].Events);
+        }
+        if (woken) Drain();
+        if (Now >= _nextSweep) Sweep();
     }
 
     private void Drain()

@@ -15,7 +15,7 @@ namespace Router.Native;
 ///
 /// What a peer can cost (issue 7): one slot of <see cref="Gate"/> (--max-connections,
 /// --allow), one buffer of <see cref="BufferSize"/> bytes (a tcp_table line is refused past
-/// 4096 bytes, a netstring past 10000), and a few words in its loop. A peer that stops
+/// 4096 bytes, a netstring past 10000), and a slot in its event loop. A peer that stops
 /// sending, or stops reading replies, is dropped after the idle timeout; a slow one holds
 /// only itself up, and so does one whose lookup waits for DNS.
 /// </summary>
