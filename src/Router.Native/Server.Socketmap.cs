@@ -5,8 +5,9 @@ using Router.Core;
 namespace Router.Native;
 
 /// <summary>
-/// The socketmap listener (issue 8): the same accept loop, connection loop, limits, idle
-/// timeout and drain as the tcp_table listener (Server.cs), with netstrings in place of lines.
+/// The socketmap listener (issue 8): the same accept loop, event loop and connection code,
+/// limits, idle timeout and drain as the tcp_table listener (Server.cs,
+/// Server.Connection.cs), with netstrings in place of lines.
 /// Framing, parsing and encoding are the core's (<see cref="Socketmap"/>); lookups go through
 /// the same <see cref="RouterService"/>, so rules, WRR state, stats and the routing log are shared.
 /// </summary>
