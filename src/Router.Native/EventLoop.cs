@@ -20,16 +20,17 @@ namespace Router.Native;
 internal sealed unsafe class EventLoop
 {
     /// <summary>
-    /// How many loops serve the connections: one per core, connections spread over them in
-    /// turn. Measured on the 2-core machine of docs/BENCHMARKS.md with the load generator
-    /// sharing the cores (as Postfix does on a mail host), cache-hit keys, router rps / floor
-    /// rps with one loop and with two: 0.64 / 0.70 at 1 connection (the same code path; the
-    /// difference is noise), 0.79 / 0.76 at 16, 0.54 / 0.79 at 64, 0.65 / 0.80 at 256. One
-    /// thread is what the floor needs, but the router does more work per request (routing,
-    /// allocation) than the floor, and a second thread takes it onto the other core when
-    /// many connections are busy. Syscalls per request were the floor's with either.
+    /// How many loops serve the connections: one per two cores, connections spread over them
+    /// in turn. The clients share the machine (Postfix's processes on a mail host, the load
+    /// generator in docs/BENCHMARKS.md), and one loop answers well over 100 000 cache-hit
+    /// lookups a second. Measured on that 2-core machine, router rps / floor rps (p99 ratio):
+    /// before the per-request work was made allocation-free, one loop per core won at 64 and
+    /// 256 connections (0.79 against 0.54 at 64); after it, one loop for the two cores gave
+    /// 0.97 at 1 connection, 1.06 at 16 and 0.73 (p99 1.6x) at 64, and two loops 0.92, 0.87
+    /// and 0.72 (p99 3.1x): a second loop thread beside the client's only adds preemption
+    /// and CPU per request (8.8 against 7.3-8.1 us at 64 connections).
     /// </summary>
-    private static readonly int LoopCount = Environment.ProcessorCount;
+    private static readonly int LoopCount = Math.Max(1, Environment.ProcessorCount / 2);
 
     private static readonly Lock SharedLock = new();
     private static EventLoop[]? _shared;
