@@ -89,7 +89,7 @@ public class EventLoopTests
 
         // While slow.test's answer is held back, other connections are served: a key with no
         // DNS, one whose lookup is a quick miss, then the same key from the cache. The loops
-        // (one per core) take connections in turn: with 16 more, some share slow's loop.
+        // (one per two cores) take connections in turn: with 16 more, some share slow's loop.
         var others = Enumerable.Range(0, 16).Select(_ => router.Connect()).ToList();
         try
         {
