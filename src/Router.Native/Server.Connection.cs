@@ -35,6 +35,12 @@ public sealed partial class Server
         private int _start, _end;
         /// <summary>What the last events said and no read or send has contradicted since (edge-triggered).</summary>
         private bool _readable, _writable;
+        /// <summary>
+        /// The peer has closed its side (EPOLLRDHUP or HUP seen). Its end of file is reported by
+        /// one edge only; a short read after it must not clear _readable, or the 0 that ends
+        /// the connection would wait for the idle timeout.
+        /// </summary>
+        private bool _hangup;
         /// <summary>Stopping: the one last read has been taken.</summary>
         private bool _lastRead;
         /// <summary>The reply being sent ends the connection (a refusal): linger once it is out.</summary>
@@ -106,6 +112,7 @@ public sealed partial class Server
         public void OnEvents(uint events)
         {
             if ((events & (Libc.EPOLLIN | Libc.EPOLLRDHUP | Libc.EPOLLHUP | Libc.EPOLLERR)) != 0) _readable = true;
+            if ((events & (Libc.EPOLLRDHUP | Libc.EPOLLHUP | Libc.EPOLLERR)) != 0) _hangup = true;
             if ((events & (Libc.EPOLLOUT | Libc.EPOLLHUP | Libc.EPOLLERR)) != 0) _writable = true;
             switch (_state)
             {
@@ -282,8 +289,9 @@ public sealed partial class Server
                 fixed (byte* p = _buffer) n = Libc.Recv(Fd, p + _end, room, 0);
                 if (n > 0)
                 {
-                    // A short read emptied the socket: the next bytes bring a new edge.
-                    if (n < room) _readable = false;
+                    // A short read emptied the socket: the next bytes bring a new edge (but an
+                    // end of file already signalled brings none: read on to its 0).
+                    if (n < room && !_hangup) _readable = false;
                     _end += (int)n;
                     return true;
                 }

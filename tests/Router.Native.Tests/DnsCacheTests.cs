@@ -25,7 +25,7 @@ public class DnsSingleFlightTests
         // The answer takes a second: every lookup below arrives while the first query is out.
         dns.SetDelay("cold.test", TimeSpan.FromSeconds(1));
         using var router = RouterProcess.Start(Config(DefaultAt.First, extraRules: "  mx.cold.test: mx4\n"), dns,
-            "--dns-timeout", "2", "--dns-retries", "0", "-v");
+            "--dns-timeout", "4", "--dns-retries", "0", "-v");
         var clients = Enumerable.Range(0, Lookups).Select(_ => router.Connect()).ToList();
         try
         {

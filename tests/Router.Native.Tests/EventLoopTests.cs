@@ -136,4 +136,23 @@ public class EventLoopTests
         Assert.True(c.WaitForClose(TimeSpan.FromSeconds(30)), "the connection stayed open after the reply at shutdown");
         Assert.Equal(0, router.WaitForExit(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public void AHalfCloseRightAfterTheLastRequestClosesTheConnectionOnceAllAreAnswered()
+    {
+        // Requests sent one segment at a time, then the peer's FIN close behind the last: the
+        // end of file can come with the edge of the last bytes, and the loop must read on to
+        // it rather than wait for the idle timeout (600 s here) to close the connection.
+        using var dns = Dns();
+        using var router = RouterProcess.Start(Config(DefaultAt.First), dns, "--timeout", "600");
+        for (var round = 0; round < 20; round++)
+        {
+            using var c = router.Connect();
+            for (var i = 0; i < 50; i++) c.Send("get *\n");
+            c.ShutdownSend();
+            for (var i = 0; i < 50; i++) Assert.Equal(NoResult, c.ReadLine());
+            Assert.True(c.WaitForClose(TimeSpan.FromSeconds(30)),
+                "round " + round + ": a half-closed connection stayed open after all its requests were answered");
+        }
+    }
 }

@@ -41,6 +41,9 @@ public sealed class TcpTableClient : IDisposable
         while (sent < bytes.Length) sent += socket.Send(bytes, sent, bytes.Length - sent, SocketFlags.None);
     }
 
+    /// <summary>Sends FIN: the router sees the end of file after what was sent.</summary>
+    public void ShutdownSend() => socket.Shutdown(SocketShutdown.Send);
+
     /// <summary>Reads one reply line and returns it without the final LF (a CR before it stays).</summary>
     public string ReadLine(TimeSpan? timeout = null)
     {
