@@ -86,27 +86,7 @@ public sealed class TcpTableClient : IDisposable
     /// Waits until the router closes the connection (EOF or reset). Returns false if it is still
     /// open after the time-out. Data that arrives meanwhile is kept for ReadLine.
     /// </summary>
-    public bool WaitForClose(TimeSpan timeout)
-    {
-        var sw = Stopwatch.StartNew();
-        var buffer = new byte[8192];
-        while (true)
-        {
-            var left = timeout - sw.Elapsed;
-            if (left <= TimeSpan.Zero) return false;
-            if (!socket.Poll(left, SelectMode.SelectRead)) continue;
-            try
-            {
-                var n = socket.Receive(buffer);
-                if (n == 0) return true;
-                pending.AddRange(buffer.AsSpan(0, n).ToArray());
-            }
-            catch (SocketException)
-            {
-                return true;
-            }
-        }
-    }
+    public bool WaitForClose(TimeSpan timeout) => ClientSocket.WaitForClose(socket, pending, timeout);
 
     private static string Show(List<byte> bytes) =>
         "\"" + Encoding.Latin1.GetString(bytes.ToArray()).Replace("\r", "\\r").Replace("\n", "\\n") + "\"";
