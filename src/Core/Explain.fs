@@ -2,8 +2,8 @@
 module Router.Core.Explain
 
 open System
-open Router.Core.Config
-open Router.Core.Routing
+open Router.Core.Model
+open Router.Core.Lookup
 
 let private quote (s: string) = "\"" + s + "\""
 
@@ -26,26 +26,30 @@ let private reasonText (reason: Rules.Reason) =
     | Rules.DefaultRule -> "default"
     | Rules.NoRuleMatched -> "none matched, no default: all servers"
 
-/// The reply line exactly as the router sends it, without its LF.
-let replyLine (reply: TcpTable.Reply) : string =
+let replyLine (reply: Reply.Reply) : string =
     let bytes = TcpTable.encode reply
     Text.Encoding.ASCII.GetString(bytes, 0, bytes.Length - 1)
 
-/// Key, domain, MX hosts (sorted), the rule that matched, target, relay and reply line.
-/// `relay` is the relay picked for a PickFrom decision (None when nothing was picked).
-let render (key: Address.Key) (mx: MxAnswer) (decision: Decision) (relay: Relay option) : string =
-    let rule, target, chosen =
+let render (key: Address.Key) (mx: MxAnswer) (decision: Decision) (outcome: Outcome) : string =
+    let rule =
         match decision with
-        | PickFrom(group, reason) -> reasonText reason, group.Name, relay
-        | Direct(direct, reason) -> reasonText reason, direct.Name, Some(relay |> Option.defaultValue direct)
-        | Refuse(text, ValueSome reason) -> reasonText reason, text, None
-        | Refuse(_, ValueNone) -> "none (the wildcard key * is never found)", "n/a", None
-        | Defer _ -> "n/a (DNS failed: Postfix will retry)", "n/a", None
+        | Pick(_, reason)
+        | Again(_, _, reason)
+        | Direct(_, reason)
+        | Refuse(ValueSome reason) -> reasonText reason
+        | Refuse ValueNone -> "none (the wildcard key * is never found)"
+        | Defer _ -> "n/a (DNS failed: Postfix will retry)"
+
+    let target =
+        match decision with
+        | Refuse ValueNone
+        | Defer _ -> "n/a"
+        | _ -> outcome.Target
 
     let relayText =
-        match chosen with
-        | Some r -> r.Name + " " + r.Address
-        | None -> "n/a"
+        match outcome.Relay with
+        | ValueSome r -> r.Name + " " + r.Address
+        | ValueNone -> "n/a"
 
     String.Join(
         "\n",
@@ -55,6 +59,6 @@ let render (key: Address.Key) (mx: MxAnswer) (decision: Decision) (relay: Relay 
            "rule:     " + rule
            "target:   " + target
            "relay:    " + relayText
-           "reply:    " + replyLine (reply decision relay) |]
+           "reply:    " + replyLine outcome.Reply |]
     )
     + "\n"

@@ -2,12 +2,8 @@
 /// has just read. The shell swaps the states; this module only decides.
 module Router.Core.Reload
 
-open Router.Core.Config
-
-/// The groups that own WRR positions and sent counters: All Servers first, then the
-/// config's groups in file order (the shell's RoutingState uses the same order).
-let groups (config: Config) : Group array =
-    Array.append [| config.AllServers |] (Array.ofList config.Groups)
+open Router.Core.Model
+open Router.Core.Settings
 
 /// What one group of the new config takes over from the old one.
 type GroupCarry =
@@ -32,9 +28,9 @@ let sameMembers (a: Group) (b: Group) : bool =
 /// relays by name within their group: a group that is new, renamed or changed starts its
 /// cycle from the beginning; a relay keeps its counter in every group it is still in.
 let carry (previous: Config) (next: Config) : GroupCarry array =
-    let before = groups previous
+    let before = Model.groups previous
 
-    groups next
+    Model.groups next
     |> Array.map (fun g ->
         match before |> Array.tryFindIndex (fun old -> old.Name = g.Name) with
         | None ->
@@ -52,14 +48,14 @@ let carry (previous: Config) (next: Config) : GroupCarry array =
 
 /// Names of the groups of `next` that existed before and start their cycle again.
 let restarted (next: Config) (carried: GroupCarry array) : string list =
-    Array.zip (groups next) carried
+    Array.zip (Model.groups next) carried
     |> Array.filter (fun (_, c) -> c.From.IsSome && not c.KeepPosition)
     |> Array.map (fun (g, _) -> g.Name)
     |> List.ofArray
 
 /// Names of the groups of `next` that keep their place in the cycle.
 let kept (next: Config) (carried: GroupCarry array) : string list =
-    Array.zip (groups next) carried
+    Array.zip (Model.groups next) carried
     |> Array.filter (fun (_, c) -> c.KeepPosition)
     |> Array.map (fun (g, _) -> g.Name)
     |> List.ofArray

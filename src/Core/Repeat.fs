@@ -14,8 +14,7 @@
 /// the oldest. The shell keeps one behind a lock and times it with a monotonic clock (ms).
 module Router.Core.Repeat
 
-open Router.Core.Config
-open Router.Core.Routing
+open Router.Core.Model
 
 /// How many keys the window remembers at most; past that the oldest is forgotten (its
 /// repeat, if it ever comes, picks anew). Measured: 192 bytes an entry plus the key
@@ -26,7 +25,8 @@ let DefaultCapacity = 16384
 /// What the window remembers of one answer: when (ms), for which target, which relay.
 type Entry =
     { At: int64
-      Target: Target
+      /// The target's name (group and relay names never collide).
+      Target: string
       Relay: string }
 
 /// The keys answered within the window, at most Capacity of them.
@@ -49,18 +49,26 @@ let create (windowMs: int64) (capacity: int) : Table =
       Order = Map.empty
       Next = 0L }
 
+/// The window off: recalls nothing, remembers nothing, costs nothing.
+let off: Table =
+    { Window = 0L
+      Capacity = 1
+      Entries = Map.empty
+      Order = Map.empty
+      Next = 0L }
+
+let isOn (table: Table) : bool = table.Window > 0L
+
 let count (table: Table) : int = table.Entries.Count
 
 let capacity (table: Table) : int = table.Capacity
 
-/// The target a decision names, and the relays it may answer with; None when the
-/// decision has no relay (NO RESULT, "*", DNS failure): those are never remembered.
-let private targetOf (decision: Decision) : (Target * Relay array) option =
-    match decision with
-    | PickFrom(group, _) -> Some(ToGroup group.Name, group.Members)
-    | Direct(relay, _) -> Some(ToServer relay.Name, [| relay |])
-    | Refuse _
-    | Defer _ -> None
+/// The relays a target may answer with; None for NO RESULT (never remembered).
+let private relaysOf (target: Target) : Relay array option =
+    match target with
+    | Group g -> Some g.Members
+    | Relay r -> Some [| r |]
+    | NoResult -> None
 
 let private remove (key: string) (table: Table) : Table =
     match Map.tryFind key table.Entries with
@@ -76,21 +84,19 @@ let private live (now: int64) (key: string) (table: Table) : Entry option =
     | Some(entry, _) when now - entry.At < table.Window && now >= entry.At -> Some entry
     | _ -> None
 
-/// A lookup of `key`, decided as `decision`, at `now`. Some relay: the key was answered
-/// less than the window ago for the same target, with a relay that the target still
-/// holds with a weight above 0: answer it again, and do not pick. The entry is consumed
-/// (the table returned no longer holds the key). None: pick as usual, then `remember`.
-/// A key the window does not hold costs one map look-up and allocates nothing.
-let recall (now: int64) (key: string) (decision: Decision) (table: Table) : struct (Relay option * Table) =
-    match live now key table with
-    | None -> struct (None, table)
-    | Some entry ->
-        match targetOf decision with
-        | Some(target, relays) when entry.Target = target ->
-            match relays |> Array.tryFind (fun r -> r.Name = entry.Relay && r.Weight > 0) with
-            | Some relay -> struct (Some relay, remove key table)
-            | None -> struct (None, table)
-        | _ -> struct (None, table)
+let recall (now: int64) (key: string) (target: Target) (table: Table) : struct (Relay voption * Table) =
+    if table.Window = 0L then
+        struct (ValueNone, table)
+    else
+        match live now key table with
+        | None -> struct (ValueNone, table)
+        | Some entry ->
+            match relaysOf target with
+            | Some relays when entry.Target = targetName target ->
+                match relays |> Array.tryFind (fun r -> r.Name = entry.Relay && r.Weight > 0) with
+                | Some relay -> struct (ValueSome relay, remove key table)
+                | None -> struct (ValueNone, table)
+            | _ -> struct (ValueNone, table)
 
 /// Forgets every entry that is out of the window at `now` (oldest first).
 let expire (now: int64) (table: Table) : Table =
@@ -106,13 +112,11 @@ let expire (now: int64) (table: Table) : Table =
 
     go table
 
-/// Remembers that `key` was answered with `relay` for `decision` at `now` (a decision
-/// without a relay is not remembered). Expired entries go, then the oldest while the
-/// table would exceed its capacity.
-let remember (now: int64) (key: string) (decision: Decision) (relay: Relay) (table: Table) : Table =
-    match targetOf decision with
+let remember (now: int64) (key: string) (target: Target) (relay: Relay) (table: Table) : Table =
+    match relaysOf target with
+    | _ when table.Window = 0L -> table
     | None -> table
-    | Some(target, _) ->
+    | Some _ ->
         let t = expire now (remove key table)
 
         let rec evict (t: Table) =
@@ -122,7 +126,7 @@ let remember (now: int64) (key: string) (decision: Decision) (relay: Relay) (tab
                 evict (remove (snd (Map.minKeyValue t.Order)) t)
 
         let t = evict t
-        let entry = { At = now; Target = target; Relay = relay.Name }
+        let entry = { At = now; Target = targetName target; Relay = relay.Name }
 
         { t with
             Entries = Map.add key (entry, t.Next) t.Entries

@@ -2,7 +2,7 @@
 module Router.Core.Rules
 
 open System
-open Router.Core.Config
+open Router.Core.Model
 
 /// An MX record as DNS gave it.
 type Mx = { Preference: int; Host: string }
@@ -11,7 +11,7 @@ type Mx = { Preference: int; Host: string }
 /// trailing dot removed, duplicates removed; the null MX "." (RFC 7505) removed. Only
 /// `sortHosts` makes one, once per DNS answer: the shell caches it, so a lookup walks a
 /// ready array.
-type Hosts = private { Names: string array }
+type Hosts = { Names: string array }
 
 /// No MX hosts: one pass of the rules with no host.
 let noHosts : Hosts = { Names = [||] }

@@ -111,13 +111,11 @@ type Reply =
     /// `PERM reason`: a configuration error for Postfix (the message waits too).
     | Perm of reason: string
 
-/// The same answer as a tcp_table reply: 200 is OK, 500 NOTFOUND, 400 TEMP. Both
-/// protocols share one routing core.
-let ofTcpTable (reply: TcpTable.Reply) : Reply =
+let ofReply (reply: Router.Core.Reply.Reply) : Reply =
     match reply with
-    | TcpTable.Found relay -> Found relay
-    | TcpTable.NotFound _ -> NotFound
-    | TcpTable.TempFail reason -> Temp reason
+    | Router.Core.Reply.Found(relay, _) -> Found relay
+    | Router.Core.Reply.NotFound -> NotFound
+    | Router.Core.Reply.Defer reason -> Temp reason
 
 /// The request's key when it names this map; else the reply to send at once.
 let keyFor (mapName: string) (request: Request) : Result<string, Reply> =
@@ -161,3 +159,17 @@ let encode (reply: Reply) : byte[] =
 /// A reply payload as text, for logs and --explain (e.g. `OK relay:[mx1.example.com]:25`).
 let render (reply: Reply) : string =
     Encoding.UTF8.GetString(replyPayload reply)
+
+type Prepared =
+    { Found: byte[] array
+      NotFound: byte[] }
+
+let prepare (answers: string array) : Prepared =
+    { Found = answers |> Array.map (fun a -> encode (Found a))
+      NotFound = encode NotFound }
+
+let bytes (prepared: Prepared) (reply: Router.Core.Reply.Reply) : byte[] =
+    match reply with
+    | Router.Core.Reply.Found(_, slot) when slot >= 0 && slot < prepared.Found.Length -> prepared.Found[slot]
+    | Router.Core.Reply.NotFound -> prepared.NotFound
+    | _ -> encode (ofReply reply)

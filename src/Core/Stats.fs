@@ -3,7 +3,7 @@ module Router.Core.Stats
 
 open System
 open System.Globalization
-open Router.Core.Config
+open Router.Core.Model
 
 /// Per relay of one group, aligned with the group's Members: Sent counts the decisions
 /// (round-robin picks, or a rule's direct relay); Repeats counts the answers the repeat

@@ -17,11 +17,6 @@ type Request =
     /// Anything else; the reason goes into a 400 reply.
     | Malformed of reason: string
 
-/// What the router answers.
-type Reply =
-    | Found of relay: string      // 200
-    | NotFound of text: string    // 500
-    | TempFail of reason: string  // 400
 
 let private hexDigits = "0123456789ABCDEF"
 
@@ -146,19 +141,31 @@ let private truncate (max: int) (encoded: string) : string =
 
         encoded.Substring(0, cut)
 
-/// Encodes a reply: three digits, space, %XX-encoded text, LF; at most MaxLine bytes.
-/// Never 200 with empty text (that becomes a 400).
-let encode (reply: Reply) : byte[] =
-    let status, text =
-        match reply with
-        | Found "" -> "400", "empty relay"
-        | Found relay -> "200", relay
-        | NotFound text -> "500", text
-        | TempFail reason -> "400", reason
-
+let private line (status: string) (text: string) : byte[] =
     let encoded = encodeBytes (ReadOnlySpan(Text.Encoding.UTF8.GetBytes text))
     let body = truncate (MaxLine - 5) encoded
     Text.Encoding.ASCII.GetBytes(status + " " + body + "\n")
+
+let encode (reply: Reply.Reply) : byte[] =
+    match reply with
+    | Reply.Found("", _) -> line "400" "empty relay"
+    | Reply.Found(relay, _) -> line "200" relay
+    | Reply.NotFound -> line "500" Model.NoResultText
+    | Reply.Defer reason -> line "400" reason
+
+type Prepared =
+    { Found: byte[] array
+      NotFound: byte[] }
+
+let prepare (answers: string array) : Prepared =
+    { Found = answers |> Array.map (fun a -> encode (Reply.Found(a, -1)))
+      NotFound = encode Reply.NotFound }
+
+let bytes (prepared: Prepared) (reply: Reply.Reply) : byte[] =
+    match reply with
+    | Reply.Found(_, slot) when slot >= 0 && slot < prepared.Found.Length -> prepared.Found[slot]
+    | Reply.NotFound -> prepared.NotFound
+    | _ -> encode reply
 
 /// What the line framer sees at the start of a connection's unread bytes.
 [<Struct>]

@@ -1,0 +1,38 @@
+/// Rule matching, the Python tool's loop made deterministic.
+module Router.Core.Rules
+
+open Router.Core.Model
+
+/// An MX record as DNS gave it.
+type Mx = { Preference: int; Host: string }
+
+/// MX host names in the order the rules try them: by preference, then name; lower-cased,
+/// trailing dot removed, duplicates removed; the null MX "." (RFC 7505) removed. Only
+/// `sortHosts` makes one, once per DNS answer: the shell caches it, so a lookup walks a
+/// ready array.
+[<Sealed>]
+type Hosts
+
+/// No MX hosts: one pass of the rules with no host.
+val noHosts: Hosts
+
+/// The hosts of a DNS answer. A name that DNS gave already lower-cased and without the
+/// trailing dot stays the same string (the shell shares one string per host name).
+val sortHosts: records: Mx list -> Hosts
+
+/// The host names, in order.
+val hostNames: hosts: Hosts -> string list
+
+/// Why a target was chosen. A struct: deciding allocates nothing.
+[<Struct>]
+type Reason =
+    | AddressRule of rule: Rule
+    | MxRule of mxRule: Rule * host: string
+    | DefaultRule
+    | NoRuleMatched
+
+/// For each host in order (or one pass with no host when there are none) try every rule
+/// in file order: it matches when its pattern equals the key, is a substring of the key or
+/// of the host. The first match: its index in `rules` and why; -1 and NoRuleMatched when
+/// none matches (then `default` applies, else all servers).
+val firstMatch: rules: Rule array -> key: string -> hosts: Hosts -> struct (int * Reason)

@@ -1,0 +1,22 @@
+/// The stats table, in the Python tool's shape.
+module Router.Core.Stats
+
+/// Per relay of one group, aligned with the group's Members: Sent counts the decisions
+/// (round-robin picks, or a rule's direct relay); Repeats counts the answers the repeat
+/// window gave again without a new decision (empty or zeros when the window is off).
+type GroupCounts =
+    {
+      Group: Router.Core.Model.Group
+      Sent: int64 array
+      Repeats: int64 array
+    }
+
+/// "All Servers" first, then one block per group, a blank line between blocks:
+///
+///   All Servers
+///     Name          # Sent |  curr. % / target %
+///       mx1              5 |  41.6667 /  40.0000
+///
+/// "# Sent" and the percentages count decisions only. Once the repeat window has answered
+/// a repeat, every row gets one more column, " | Repeats", with the answers given again.
+val render: blocks: GroupCounts list -> string
