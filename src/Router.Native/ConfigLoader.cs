@@ -9,7 +9,7 @@ namespace Router.Native;
 /// <summary>What reading and validating the config file gave: a config, or error lines.</summary>
 public sealed class LoadedConfig
 {
-    public Config.Config? Config { get; init; }
+    public Model.Config? Config { get; init; }
     /// <summary>Rendered warnings (the config is still usable).</summary>
     public List<string> Warnings { get; } = new();
     /// <summary>Rendered errors; non-empty exactly when Config is null.</summary>
@@ -17,7 +17,7 @@ public sealed class LoadedConfig
 }
 
 /// <summary>
-/// Reads the YAML file into the core's <see cref="Config.Node"/> tree (order, duplicates and
+/// Reads the YAML file into the core's <see cref="ConfigTree.Node"/> tree (order, duplicates and
 /// positions kept) through YamlDotNet's static deserializer, then lets the core validate it.
 /// The shell checks nothing about the shape: that is the core's job.
 /// </summary>
@@ -46,7 +46,7 @@ public static class ConfigLoader
 
     public static LoadedConfig Validate(string path, string text)
     {
-        Config.Node root;
+        ConfigTree.Node root;
         try
         {
             root = Parse(text);
@@ -54,7 +54,7 @@ public static class ConfigLoader
         catch (YamlException e)
         {
             var failed = new LoadedConfig();
-            failed.Errors.Add(Config.render(Diagnostic(path, e.Start, YamlMessage(e))));
+            failed.Errors.Add(Diagnostics.render(Diagnostic(path, e.Start, YamlMessage(e))));
             return failed;
         }
         catch (InvalidOperationException e)
@@ -64,26 +64,26 @@ public static class ConfigLoader
             return failed;
         }
 
-        var validated = Config.validate(path, root);
+        var validated = Validation.validate(path, root);
         if (validated.IsOk)
         {
             var (config, warnings) = validated.ResultValue;
             var ok = new LoadedConfig { Config = config };
-            foreach (var w in warnings) ok.Warnings.Add(Config.render(w));
+            foreach (var w in warnings) ok.Warnings.Add(Diagnostics.render(w));
             return ok;
         }
         var bad = new LoadedConfig();
         foreach (var d in validated.ErrorValue)
         {
-            if (d.Severity.IsError) bad.Errors.Add(Config.render(d));
-            else bad.Warnings.Add(Config.render(d));
+            if (d.Severity.IsError) bad.Errors.Add(Diagnostics.render(d));
+            else bad.Warnings.Add(Diagnostics.render(d));
         }
         if (bad.Errors.Count == 0) bad.Errors.Add(path + ": error: invalid configuration");
         return bad;
     }
 
     /// <summary>The YAML text as a node tree; a file with no document is a null scalar.</summary>
-    public static Config.Node Parse(string text)
+    public static ConfigTree.Node Parse(string text)
     {
         var deserializer = new StaticDeserializerBuilder(new YamlContext())
             .WithTypeConverter(new NodeTreeConverter())
@@ -97,13 +97,13 @@ public static class ConfigLoader
             throw new YamlException(second.Start, second.End,
                 "a second YAML document: the config must be a single document");
         parser.Consume<StreamEnd>();
-        return tree?.GetRoot() ?? Config.Node.NewScalar("", true, new Config.Pos(1, 1));
+        return tree?.GetRoot() ?? ConfigTree.Node.NewScalar("", true, new ConfigTree.Pos(1, 1));
     }
 
-    private static Config.Diagnostic Diagnostic(string file, Mark mark, string message) =>
-        new(file, Pos(mark), Config.Severity.Error, message);
+    private static Diagnostics.Diagnostic Diagnostic(string file, Mark mark, string message) =>
+        new(file, Pos(mark), Diagnostics.Severity.Error, message);
 
-    internal static Config.Pos Pos(Mark mark) =>
+    internal static ConfigTree.Pos Pos(Mark mark) =>
         new((int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
 
     /// <summary>YamlDotNet prefixes its messages with "(Line: 1, Col: 2, Idx: 3) - (...): ".</summary>
@@ -129,14 +129,14 @@ public static class ConfigLoader
 public sealed class NodeTree
 {
     public NodeTree() { }
-    public NodeTree(Config.Node root) => _root = root;
+    public NodeTree(ConfigTree.Node root) => _root = root;
     // A field behind a method: the static generator must not try to map the core's union.
-    private readonly Config.Node? _root;
-    public Config.Node? GetRoot() => _root;
+    private readonly ConfigTree.Node? _root;
+    public ConfigTree.Node? GetRoot() => _root;
 }
 
 /// <summary>
-/// Builds a <see cref="Config.Node"/> tree straight from the parser's events, so nothing
+/// Builds a <see cref="ConfigTree.Node"/> tree straight from the parser's events, so nothing
 /// about the Python tool's dynamic keys has to be known here. Aliases resolve to the node
 /// their anchor names (shared, not copied, so alias bombs cost nothing).
 /// </summary>
@@ -146,7 +146,7 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
 
     public object? ReadYaml(IParser parser, Type type, ObjectDeserializer rootDeserializer)
     {
-        var anchors = new Dictionary<string, Config.Node>(StringComparer.Ordinal);
+        var anchors = new Dictionary<string, ConfigTree.Node>(StringComparer.Ordinal);
         return new NodeTree(Read(parser, anchors, 0));
     }
 
@@ -155,7 +155,7 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
 
     private const int MaxDepth = 64;
 
-    private static Config.Node Read(IParser parser, Dictionary<string, Config.Node> anchors, int depth)
+    private static ConfigTree.Node Read(IParser parser, Dictionary<string, ConfigTree.Node> anchors, int depth)
     {
         if (parser.TryConsume<AnchorAlias>(out var alias))
         {
@@ -167,7 +167,7 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
             // `!!str 40` is text like a quoted scalar; other tags (`!!int 40`) keep it plain.
             bool plain = scalar.Style == ScalarStyle.Plain
                          && (scalar.Tag.IsEmpty || scalar.Tag.Value != "tag:yaml.org,2002:str");
-            var node = Config.Node.NewScalar(scalar.Value, plain, ConfigLoader.Pos(scalar.Start));
+            var node = ConfigTree.Node.NewScalar(scalar.Value, plain, ConfigLoader.Pos(scalar.Start));
             Remember(anchors, scalar.Anchor, node);
             return node;
         }
@@ -178,23 +178,23 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
         }
         if (parser.TryConsume<SequenceStart>(out var seqStart))
         {
-            var items = new List<Config.Node>();
+            var items = new List<ConfigTree.Node>();
             while (!parser.TryConsume<SequenceEnd>(out _))
                 items.Add(Read(parser, anchors, depth + 1));
-            var node = Config.Node.NewSequence(ListModule.OfSeq(items), ConfigLoader.Pos(seqStart.Start));
+            var node = ConfigTree.Node.NewSequence(ListModule.OfSeq(items), ConfigLoader.Pos(seqStart.Start));
             Remember(anchors, seqStart.Anchor, node);
             return node;
         }
         if (parser.TryConsume<MappingStart>(out var mapStart))
         {
-            var entries = new List<Tuple<Config.Node, Config.Node>>();
+            var entries = new List<Tuple<ConfigTree.Node, ConfigTree.Node>>();
             while (!parser.TryConsume<MappingEnd>(out _))
             {
                 var key = Read(parser, anchors, depth + 1);
                 var value = Read(parser, anchors, depth + 1);
                 entries.Add(Tuple.Create(key, value));
             }
-            var node = Config.Node.NewMapping(ListModule.OfSeq(Merge(entries)), ConfigLoader.Pos(mapStart.Start));
+            var node = ConfigTree.Node.NewMapping(ListModule.OfSeq(Merge(entries)), ConfigLoader.Pos(mapStart.Start));
             Remember(anchors, mapStart.Anchor, node);
             return node;
         }
@@ -208,7 +208,7 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
     /// `&lt;&lt;: *base` (or a list of them) adds the entries of the merged mappings whose keys
     /// the mapping does not set itself; earlier mappings in the list win.
     /// </summary>
-    private static List<Tuple<Config.Node, Config.Node>> Merge(List<Tuple<Config.Node, Config.Node>> entries)
+    private static List<Tuple<ConfigTree.Node, ConfigTree.Node>> Merge(List<Tuple<ConfigTree.Node, ConfigTree.Node>> entries)
     {
         bool any = false;
         foreach (var e in entries) any |= IsMergeKey(e.Item1);
@@ -216,9 +216,9 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
 
         var own = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in entries)
-            if (!IsMergeKey(e.Item1) && e.Item1 is Config.Node.Scalar k) own.Add(k.text);
+            if (!IsMergeKey(e.Item1) && e.Item1 is ConfigTree.Node.Scalar k) own.Add(k.text);
 
-        var result = new List<Tuple<Config.Node, Config.Node>>();
+        var result = new List<Tuple<ConfigTree.Node, ConfigTree.Node>>();
         foreach (var e in entries)
         {
             if (!IsMergeKey(e.Item1))
@@ -226,19 +226,19 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
                 result.Add(e);
                 continue;
             }
-            var sources = new List<Config.Node>();
-            if (e.Item2 is Config.Node.Sequence seq) sources.AddRange(seq.items);
+            var sources = new List<ConfigTree.Node>();
+            if (e.Item2 is ConfigTree.Node.Sequence seq) sources.AddRange(seq.items);
             else sources.Add(e.Item2);
             foreach (var source in sources)
             {
-                if (source is not Config.Node.Mapping map)
+                if (source is not ConfigTree.Node.Mapping map)
                 {
                     result.Add(e); // not mergeable: leave it for validation to report
                     break;
                 }
                 foreach (var m in map.entries)
                 {
-                    if (m.Item1 is Config.Node.Scalar mk && !own.Add(mk.text)) continue;
+                    if (m.Item1 is ConfigTree.Node.Scalar mk && !own.Add(mk.text)) continue;
                     result.Add(m);
                 }
             }
@@ -246,10 +246,10 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
         return result;
     }
 
-    private static bool IsMergeKey(Config.Node key) =>
-        key is Config.Node.Scalar { text: "<<", plain: true };
+    private static bool IsMergeKey(ConfigTree.Node key) =>
+        key is ConfigTree.Node.Scalar { text: "<<", plain: true };
 
-    private static void Remember(Dictionary<string, Config.Node> anchors, AnchorName anchor, Config.Node node)
+    private static void Remember(Dictionary<string, ConfigTree.Node> anchors, AnchorName anchor, ConfigTree.Node node)
     {
         if (!anchor.IsEmpty) anchors[anchor.Value] = node;
     }

@@ -9,7 +9,7 @@ public static class Daemon
 {
     private static readonly TimeSpan MemoryReportEvery = TimeSpan.FromSeconds(300);
 
-    public static int Run(Router.Core.Config.Config config, EffectiveSettings settings, Options options, ILoggerFactory logging)
+    public static int Run(Model.Config config, EffectiveSettings settings, Options options, ILoggerFactory logging)
     {
         var log = logging.CreateLogger("router");
         using var signals = new Signals();
@@ -29,13 +29,14 @@ public static class Daemon
         }
 
         var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
-        var router = new RouterService(new RoutingState(config), resolver, routingLog, logging.CreateLogger("lookup"),
+        var router = new RouterService(new RoutingState(config, resolver.FailurePolicy), resolver, routingLog, logging.CreateLogger("lookup"),
             settings.RepeatWindow);
         string where = EffectiveSettings.Show(settings.Host, settings.Port);
         Server server;
         try
         {
-            server = Server.Listen(settings.Host, settings.Port, router, settings.Timeout, logging.CreateLogger("server"));
+            server = Server.Listen(settings.Host, settings.Port, new TcpTableProtocol(router), settings.Timeout,
+                logging.CreateLogger("server"));
         }
         catch (System.Net.Sockets.SocketException e)
         {
@@ -54,8 +55,9 @@ public static class Daemon
             socketmapWhere = EffectiveSettings.Show(settings.Host, socketmapPort);
             try
             {
-                socketmap = Server.ListenSocketmap(settings.Host, socketmapPort, settings.SocketmapName, router,
-                    settings.Timeout, logging.CreateLogger("socketmap"));
+                var socketmapLog = logging.CreateLogger("socketmap");
+                socketmap = Server.Listen(settings.Host, socketmapPort,
+                    new SocketmapProtocol(router, settings.SocketmapName, socketmapLog), settings.Timeout, socketmapLog);
                 socketmap.Gate = gate;
             }
             catch (System.Net.Sockets.SocketException e)

@@ -14,7 +14,7 @@ public sealed class CacheEntry
     /// <summary>Last-use times closer than this are not written (hits on a hot domain share one cache line).</summary>
     private const long TouchResolution = 1000;
 
-    public readonly Routing.MxAnswer Answer;
+    public readonly Lookup.MxAnswer Answer;
     public readonly long StoredAt;
     public readonly long FreshUntil;
     public readonly long PrefetchAt;
@@ -31,7 +31,7 @@ public sealed class CacheEntry
     private long _lastUsed;
     private long _retryAfter;
 
-    public CacheEntry(Routing.MxAnswer answer, long now, long lifetimeMs, long staleLimitMs)
+    public CacheEntry(Lookup.MxAnswer answer, long now, long lifetimeMs, long staleLimitMs)
     {
         Answer = answer;
         StoredAt = now;

@@ -34,7 +34,7 @@ public sealed class DnsSettings
     public int StaleLimit { get; init; } = DefaultStaleLimit;
 
     /// <summary>--dns-failure-policy: what a DNS failure with nothing cached does.</summary>
-    public Config.DnsFailurePolicy FailurePolicy { get; init; } = Config.DnsFailurePolicy.DeferMail;
+    public Settings.DnsFailurePolicy FailurePolicy { get; init; } = Settings.DnsFailurePolicy.DeferMail;
 
-    public static string Show(Config.DnsFailurePolicy policy) => policy.IsUseDefault ? "default" : "defer";
+    public static string Show(Settings.DnsFailurePolicy policy) => policy.IsUseDefault ? "default" : "defer";
 }

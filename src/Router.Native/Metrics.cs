@@ -41,14 +41,6 @@ public static class Metrics
 
     private static long Read(Cell cell) => Volatile.Read(ref At(cell));
 
-    /// <summary>A lookup was answered with this reply.</summary>
-    public static void Lookup(TcpTable.Reply reply)
-    {
-        if (reply.IsFound) Add(Cell.Found);
-        else if (reply.IsNotFound) Add(Cell.NotFound);
-        else Add(Cell.Deferred);
-    }
-
     /// <summary>A lookup was answered with this code (200, 500 or 400).</summary>
     public static void Lookup(int code) =>
         Add(code == 200 ? Cell.Found : code == 500 ? Cell.NotFound : Cell.Deferred);

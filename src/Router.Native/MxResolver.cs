@@ -19,7 +19,7 @@ namespace Router.Native;
 /// <item>Prefetch: a hit in the last tenth of an entry's life refreshes it in the background.</item>
 /// <item>Serve stale (RFC 8767): when DNS fails, an entry expired less than --stale-limit s
 /// ago answers, and DNS is asked again in the background at most once per recheck interval.</item>
-/// <item>Otherwise a DNS failure is a <see cref="Routing.MxAnswer.DnsFailure"/>; the core
+/// <item>Otherwise a DNS failure is a <see cref="Lookup.MxAnswer.DnsFailure"/>; the core
 /// decides with <see cref="FailurePolicy"/> what it becomes (400 or the default target).</item>
 /// </list>
 /// </summary>
@@ -30,7 +30,7 @@ public sealed class MxResolver
 
     private enum Outcome { Answered, Stale, Failed }
 
-    private readonly record struct Resolution(Routing.MxAnswer Answer, Outcome Outcome);
+    private readonly record struct Resolution(Lookup.MxAnswer Answer, Outcome Outcome);
 
     private readonly LookupClient _client;
     private readonly ILogger _log;
@@ -55,7 +55,7 @@ public sealed class MxResolver
 
     public TimeSpan Timeout { get; }
     public int Retries { get; }
-    public Config.DnsFailurePolicy FailurePolicy { get; }
+    public Settings.DnsFailurePolicy FailurePolicy { get; }
 
     public int CacheEntries => _cache?.Count ?? 0;
     public long Hits => _hits.Value;
@@ -147,9 +147,9 @@ public sealed class MxResolver
         + Prefetches.ToString(CultureInfo.InvariantCulture) + " prefetches";
 
     /// <summary>The MX answer for a key: NotQueried for keys that make no query.</summary>
-    public ValueTask<Routing.MxAnswer> LookupAsync(Address.Key key)
+    public ValueTask<Lookup.MxAnswer> LookupAsync(Address.Key key)
     {
-        if (!key.Queryable) return new ValueTask<Routing.MxAnswer>(Routing.MxAnswer.NotQueried);
+        if (!key.Queryable) return new ValueTask<Lookup.MxAnswer>(Lookup.MxAnswer.NotQueried);
         var domain = key.DomainSpan;
         if (domain.EndsWith('.')) domain = domain[..^1];
         // An ASCII domain is its own query name: the cache is asked with the key's span, no copy.
@@ -157,7 +157,7 @@ public sealed class MxResolver
         if (!System.Text.Ascii.IsValid(domain))
         {
             idn = IdnName(domain);
-            if (idn == null) return new ValueTask<Routing.MxAnswer>(NoHosts);
+            if (idn == null) return new ValueTask<Lookup.MxAnswer>(NoHosts);
             domain = idn;
         }
 
@@ -170,7 +170,7 @@ public sealed class MxResolver
             {
                 _hits.Increment();
                 if (now >= entry.PrefetchAt && now >= retryAfter) Prefetch(name);
-                return new ValueTask<Routing.MxAnswer>(entry.Answer);
+                return new ValueTask<Lookup.MxAnswer>(entry.Answer);
             }
             if (retryAfter != 0 && now < entry.StaleUntil)
             {
@@ -178,13 +178,13 @@ public sealed class MxResolver
                 // in the background once the recheck interval has passed.
                 Interlocked.Increment(ref _stale);
                 if (now >= retryAfter) Prefetch(name);
-                return new ValueTask<Routing.MxAnswer>(entry.Answer);
+                return new ValueTask<Lookup.MxAnswer>(entry.Answer);
             }
         }
         return WaitForDns(SharedQuery(idn ?? domain.ToString()));
     }
 
-    private static readonly Routing.MxAnswer NoHosts = Routing.MxAnswer.NewHosts(Rules.noHosts);
+    private static readonly Lookup.MxAnswer NoHosts = Lookup.MxAnswer.NewHosts(Rules.noHosts);
 
     private void Prefetch(string name)
     {
@@ -193,7 +193,7 @@ public sealed class MxResolver
         _ = SharedQuery(name);
     }
 
-    private async ValueTask<Routing.MxAnswer> WaitForDns(Task<Resolution> query)
+    private async ValueTask<Lookup.MxAnswer> WaitForDns(Task<Resolution> query)
     {
         var r = await query.ConfigureAwait(false);
         switch (r.Outcome)
@@ -245,7 +245,7 @@ public sealed class MxResolver
         }
         catch (Exception e)
         {
-            result = new Resolution(Routing.MxAnswer.NewDnsFailure("DNS error for " + name + ": " + e.GetType().Name), Outcome.Failed);
+            result = new Resolution(Lookup.MxAnswer.NewDnsFailure("DNS error for " + name + ": " + e.GetType().Name), Outcome.Failed);
         }
         finally
         {
@@ -295,11 +295,11 @@ public sealed class MxResolver
             return new Resolution(stale.Answer, Outcome.Stale);
         }
         _log.LogWarning("{Failure}", failure);
-        return new Resolution(Routing.MxAnswer.NewDnsFailure(failure), Outcome.Failed);
+        return new Resolution(Lookup.MxAnswer.NewDnsFailure(failure), Outcome.Failed);
     }
 
     /// <summary>The answer and how long it may be cached (seconds), before the floor and the cap.</summary>
-    private (Routing.MxAnswer Answer, long Ttl) Interpret(IDnsQueryResponse response, DnsHeaderResponseCode code)
+    private (Lookup.MxAnswer Answer, long Ttl) Interpret(IDnsQueryResponse response, DnsHeaderResponseCode code)
     {
         var records = new List<Rules.Mx>();
         long ttl = long.MaxValue;
@@ -327,7 +327,7 @@ public sealed class MxResolver
             return (NoHosts, ttl);
         }
         // Sorted once here, not per lookup; a null MX (RFC 7505, "MX 0 .") is dropped there.
-        return (Routing.MxAnswer.NewHosts(Rules.sortHosts(ListModule.OfSeq(records))), ttl);
+        return (Lookup.MxAnswer.NewHosts(Rules.sortHosts(ListModule.OfSeq(records))), ttl);
     }
 
     /// <summary>
@@ -349,21 +349,21 @@ public sealed class MxResolver
         return _hostNames.TryGetValue(host, out shared) ? shared : host;
     }
 
-    private void Store(string name, Routing.MxAnswer answer, long ttlSeconds)
+    private void Store(string name, Lookup.MxAnswer answer, long ttlSeconds)
     {
         if (_cache == null) return;
         long lifetime = Math.Min(Math.Max(ttlSeconds, MinimumLifetime) * 1000L, _cacheTtlMs);
         _cache.Store(name, new CacheEntry(answer, Environment.TickCount64, lifetime, _staleLimitMs));
     }
 
-    public static string Describe(Routing.MxAnswer answer)
+    public static string Describe(Lookup.MxAnswer answer)
     {
-        if (answer is Routing.MxAnswer.Hosts hosts)
+        if (answer is Lookup.MxAnswer.Hosts hosts)
         {
             var names = Rules.hostNames(hosts.Item);
             return names.IsEmpty ? "no MX hosts" : string.Join(", ", names);
         }
-        if (answer is Routing.MxAnswer.DnsFailure failure) return "DNS failure: " + failure.reason;
+        if (answer is Lookup.MxAnswer.DnsFailure failure) return "DNS failure: " + failure.reason;
         return "not queried";
     }
 

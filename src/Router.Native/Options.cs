@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Net;
+using Router.Core;
 
 namespace Router.Native;
 
@@ -35,7 +35,7 @@ public sealed class Options
     public int? DnsRetries { get; private set; }
     public int? CacheSize { get; private set; }
     public int? StaleLimit { get; private set; }
-    public Router.Core.Config.DnsFailurePolicy? DnsFailurePolicy { get; private set; }
+    public Router.Core.Settings.DnsFailurePolicy? DnsFailurePolicy { get; private set; }
     public bool Check { get; private set; }
     public string? Explain { get; private set; }
     public int? Simulate { get; private set; }
@@ -223,182 +223,27 @@ public sealed class Options
     /// A socketmap name as Postfix sends it: after the last ':' of the table name, before the
     /// first space of the request. So no ':', no white space, no control characters.
     /// </summary>
-    public static string ParseSocketmapName(string flag, string text)
+    /// <summary>A value of one of the core's kinds (the config file reads the same kinds), or a usage error naming the flag.</summary>
+    public static T Read<T>(string flag, Router.Core.Settings.Value<T> kind, string text)
     {
-        bool ok = text.Length > 0;
-        foreach (char c in text)
-            if (c == ':' || char.IsWhiteSpace(c) || char.IsControl(c)) ok = false;
-        if (!ok)
-            throw new UsageException(flag, "not a socketmap name (no spaces or colons): " + Quote(text));
-        return text;
+        var value = kind.Read.Invoke(text);
+        if (value.IsError) throw new UsageException(flag, value.ErrorValue);
+        return value.ResultValue;
     }
 
-    public static int ParsePort(string flag, string text)
-    {
-        if (!TryParseInt(text, out int port) || port < 1 || port > 65535)
-            throw new UsageException(flag, "not a port number: " + Quote(text));
-        return port;
-    }
+    public static string ParseSocketmapName(string flag, string text) => Read(flag, Router.Core.Settings.socketmapName, text);
+    public static int ParsePort(string flag, string text) => Read(flag, Router.Core.Settings.port, text);
+    public static int ParseSeconds(string flag, string text) => Read(flag, Router.Core.Settings.seconds, text);
+    public static int ParseCount(string flag, string text) => Read(flag, Router.Core.Settings.count, text);
+    public static Allow.Network ParseNetwork(string flag, string text) => Read(flag, Router.Core.Settings.network, text);
+    public static int ParseLimit(string flag, string text) => Read(flag, Router.Core.Settings.limit, text);
+    public static int ParseDnsTimeout(string flag, string text) => Read(flag, Router.Core.Settings.dnsTimeout, text);
+    public static int ParseDnsRetries(string flag, string text) => Read(flag, Router.Core.Settings.dnsRetries, text);
 
-    public static int ParseSeconds(string flag, string text)
-    {
-        if (!TryParseInt(text, out int n) || n < 0)
-            throw new UsageException(flag, "not a number of seconds: " + Quote(text));
-        return n;
-    }
+    public static Router.Core.Settings.DnsFailurePolicy ParseDnsFailurePolicy(string flag, string text) =>
+        Read(flag, Router.Core.Settings.dnsFailurePolicy, text);
 
-    public static int ParseCount(string flag, string text)
-    {
-        if (!TryParseInt(text, out int n) || n < 0)
-            throw new UsageException(flag, "not a count: " + Quote(text));
-        return n;
-    }
-
-    /// <summary>A network in CIDR notation (a bare address is one host).</summary>
-    public static Router.Core.Allow.Network ParseNetwork(string flag, string text)
-    {
-        var parsed = Router.Core.Allow.parse(text);
-        if (parsed.IsError) throw new UsageException(flag, parsed.ErrorValue);
-        return parsed.ResultValue;
-    }
-
-    /// <summary>A count of at least 1.</summary>
-    public static int ParseLimit(string flag, string text)
-    {
-        if (!TryParseInt(text, out int n) || n < 1)
-            throw new UsageException(flag, "not a whole number of 1 or more: " + Quote(text));
-        return n;
-    }
-
-    public static int ParseDnsTimeout(string flag, string text)
-    {
-        if (!TryParseInt(text, out int n) || n < 1 || n > 300)
-            throw new UsageException(flag, "not a number of seconds from 1 to 300: " + Quote(text));
-        return n;
-    }
-
-    public static int ParseDnsRetries(string flag, string text)
-    {
-        if (!TryParseInt(text, out int n) || n > 10)
-            throw new UsageException(flag, "not a count from 0 to 10: " + Quote(text));
-        return n;
-    }
-
-    public static Router.Core.Config.DnsFailurePolicy ParseDnsFailurePolicy(string flag, string text)
-    {
-        var policy = Router.Core.Config.parseDnsFailurePolicy(text);
-        if (policy == null) throw new UsageException(flag, "not defer or default: " + Quote(text));
-        return policy.Value;
-    }
-
-    /// <summary>An IP address to bind; "localhost" means the IPv4 loopback.</summary>
-    public static string ParseHost(string flag, string text)
-    {
-        if (text.Equals("localhost", StringComparison.OrdinalIgnoreCase)) return "127.0.0.1";
-        string bare = text.Length > 2 && text[0] == '[' && text[^1] == ']' ? text[1..^1] : text;
-        if (!TryParseIp(bare, out _))
-            throw new UsageException(flag, "not an IP address: " + Quote(text));
-        return bare;
-    }
-
-    /// <summary>ADDR:PORT to listen on: 127.0.0.1:9120, [::1]:9120, localhost:9120, 0.0.0.0:9120.</summary>
-    public static IPEndPoint ParseListen(string flag, string text)
-    {
-        string host, port;
-        if (text.StartsWith('['))
-        {
-            int close = text.IndexOf(']');
-            if (close < 0 || close + 1 >= text.Length || text[close + 1] != ':')
-                throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
-            host = text.Substring(0, close + 1);
-            port = text.Substring(close + 2);
-        }
-        else
-        {
-            int colon = text.LastIndexOf(':');
-            if (colon <= 0 || text.IndexOf(':') != colon)
-                throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
-            host = text.Substring(0, colon);
-            port = text.Substring(colon + 1);
-        }
-        if (!TryParseInt(port, out int p) || p < 1 || p > 65535)
-            throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
-        string address;
-        try
-        {
-            address = ParseHost(flag, host);
-        }
-        catch (UsageException)
-        {
-            throw new UsageException(flag, "not an ADDR:PORT: " + Quote(text));
-        }
-        return new IPEndPoint(IPAddress.Parse(address), p);
-    }
-
-    /// <summary>
-    /// ADDR[:PORT]: 192.0.2.1, 192.0.2.1:5353, ::1, [::1], [::1]:5353. Port 53 by default.
-    /// </summary>
-    public static IPEndPoint ParseDnsServer(string flag, string text)
-    {
-        string addr = text;
-        int port = 53;
-        if (text.StartsWith('['))
-        {
-            int close = text.IndexOf(']');
-            if (close < 0) throw new UsageException(flag, "not an address[:port]: " + Quote(text));
-            addr = text.Substring(1, close - 1);
-            string rest = text.Substring(close + 1);
-            if (rest.Length > 0)
-            {
-                if (rest[0] != ':' || !TryParseInt(rest.Substring(1), out port) || port < 1 || port > 65535)
-                    throw new UsageException(flag, "not an address[:port]: " + Quote(text));
-            }
-            if (!TryParseIp(addr, out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
-                throw new UsageException(flag, "not an address[:port]: " + Quote(text));
-            return new IPEndPoint(v6, port);
-        }
-
-        int colons = 0;
-        foreach (char c in text) if (c == ':') colons++;
-        if (colons == 1)
-        {
-            int colon = text.IndexOf(':');
-            addr = text.Substring(0, colon);
-            if (!TryParseInt(text.Substring(colon + 1), out port) || port < 1 || port > 65535)
-                throw new UsageException(flag, "not an address[:port]: " + Quote(text));
-        }
-        if (!TryParseIp(addr, out var ip))
-            throw new UsageException(flag, "not an address[:port]: " + Quote(text));
-        if (colons == 1 && ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-            throw new UsageException(flag, "not an address[:port]: " + Quote(text));
-        return new IPEndPoint(ip, port);
-    }
-
-    /// <summary>IPv6, or IPv4 in dotted-quad form only (IPAddress.Parse takes "1" as 0.0.0.1).</summary>
-    public static bool TryParseIp(string text, out IPAddress ip)
-    {
-        ip = IPAddress.None;
-        if (text.Length == 0) return false;
-        if (!text.Contains(':'))
-        {
-            int dots = 0;
-            foreach (char c in text)
-            {
-                if (c == '.') dots++;
-                else if (c < '0' || c > '9') return false;
-            }
-            if (dots != 3) return false;
-        }
-        if (!IPAddress.TryParse(text, out var parsed)) return false;
-        ip = parsed;
-        return true;
-    }
-
-    private static bool TryParseInt(string text, out int value)
-    {
-        value = 0;
-        if (text.Length == 0 || text.Length > 10) return false;
-        foreach (char c in text) if (c < '0' || c > '9') return false;
-        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
-    }
+    public static string ParseHost(string flag, string text) => Read(flag, Router.Core.Settings.host, text);
+    public static IPEndPoint ParseListen(string flag, string text) => Read(flag, Router.Core.Settings.listen, text);
+    public static IPEndPoint ParseDnsServer(string flag, string text) => Read(flag, Router.Core.Settings.dnsServer, text);
 }

@@ -3,9 +3,9 @@ using Router.Core;
 namespace Router.Native;
 
 /// <summary>
-/// --repeat-window: the keys answered within the window, held in the core's immutable
-/// <see cref="Repeat.Table"/> behind one lock (a few map operations per lookup, and only
-/// when the window is on). The clock is monotonic, in milliseconds.
+/// --repeat-window: the core's immutable <see cref="Repeat.Table"/> behind one lock, timed
+/// with a monotonic clock in milliseconds. The core decides (<see cref="Lookup.decide"/>,
+/// <see cref="Lookup.remember"/>); this class only keeps the table and the lock.
 /// </summary>
 public sealed class RepeatWindow
 {
@@ -26,22 +26,22 @@ public sealed class RepeatWindow
         get { lock (_gate) return Repeat.count(_table); }
     }
 
-    /// <summary>The relay this key got less than the window ago, consumed; null: pick anew.</summary>
-    public Config.Relay? Recall(string key, Routing.Decision decision)
+    /// <summary>The lookup's decision, the window asked (and a repeat consumed) under the lock.</summary>
+    public Lookup.Decision Decide(Lookup.Plan plan, Address.Key key, Lookup.MxAnswer mx)
     {
         long now = Environment.TickCount64;
         lock (_gate)
         {
-            var (relay, table) = Repeat.recall(now, key, decision, _table);
+            var (decision, table) = Lookup.decide(plan, _table, now, key, mx);
             _table = table;
-            return relay?.Value;
+            return decision;
         }
     }
 
-    /// <summary>The key was answered with a fresh pick: its next lookup within the window repeats it.</summary>
-    public void Remember(string key, Routing.Decision decision, Config.Relay relay)
+    /// <summary>The lookup is finished: the window remembers what the core says to remember.</summary>
+    public void Remember(string key, Lookup.Decision decision, Lookup.Outcome outcome)
     {
         long now = Environment.TickCount64;
-        lock (_gate) _table = Repeat.remember(now, key, decision, relay, _table);
+        lock (_gate) _table = Lookup.remember(now, key, decision, outcome, _table);
     }
 }

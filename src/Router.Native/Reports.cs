@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Microsoft.FSharp.Core;
 using Router.Core;
 
 namespace Router.Native;
@@ -9,7 +8,7 @@ namespace Router.Native;
 public static class Reports
 {
     /// <summary>--check: relays with weights, groups with shares, rules, default.</summary>
-    public static string CheckSummary(Config.Config config)
+    public static string CheckSummary(Model.Config config)
     {
         var sb = new StringBuilder();
         sb.Append(config.File).Append(": OK\n");
@@ -30,12 +29,12 @@ public static class Reports
         foreach (var _ in config.Rules) rules++;
         sb.Append("rules: ").Append(rules).Append('\n');
         sb.Append("default: ");
-        sb.Append(config.Default is { } d ? Routing.renderTarget(d.Value) : "none (all servers)");
+        sb.Append(config.Default is { } d ? Model.targetName(d.Value) : "none (all servers)");
         sb.Append('\n');
         return sb.ToString();
     }
 
-    private static void AppendGroup(StringBuilder sb, Config.Group g)
+    private static void AppendGroup(StringBuilder sb, Model.Group g)
     {
         long total = 0;
         foreach (var m in g.Members) total += m.Weight;
@@ -51,18 +50,14 @@ public static class Reports
         sb.Append('\n');
     }
 
-    /// <summary>--explain: the same pipeline as a lookup, printed step by step.</summary>
-    public static async Task<string> ExplainAsync(Config.Config config, MxResolver resolver, string address)
+    /// <summary>--explain: the lookup's own two steps, <see cref="Lookup.decide"/> and <see cref="Lookup.finish"/>, printed.</summary>
+    public static async Task<string> ExplainAsync(Model.Config config, MxResolver resolver, string address)
     {
         var key = Address.ofText(address);
         var mx = await resolver.LookupAsync(key).ConfigureAwait(false);
-        var state = new RoutingState(config);
-        var decision = Routing.decideWith(resolver.FailurePolicy, state.Plan, key, mx);
-        FSharpOption<Config.Relay> relay = FSharpOption<Config.Relay>.None;
-        if (decision.IsPickFrom)
-            relay = FSharpOption<Config.Relay>.Some(state.Pick(decision.group)!);
-        else if (decision.IsDirect)
-            relay = FSharpOption<Config.Relay>.Some(decision.relay);
-        return Explain.render(key, mx, decision, relay);
+        var state = new RoutingState(config, resolver.FailurePolicy);
+        var decision = Lookup.decide(state.Plan, Repeat.off, 0, key, mx).Item1;
+        long position = decision.IsPick ? state.Advance(decision.group) : 0;
+        return Explain.render(key, mx, decision, Lookup.finish(state.Plan, decision, position));
     }
 }

@@ -1,10 +1,17 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.FSharp.Core;
 using Router.Core;
 
 namespace Router.Native;
 
-/// <summary>One lookup, from the request line to the reply bytes.</summary>
+/// <summary>A lookup's reply and the routing state whose plan prepared its bytes.</summary>
+public readonly record struct Answered(Reply.Reply Reply, RoutingState State);
+
+/// <summary>
+/// One lookup: the MX answer (the only step that may wait), then the core's
+/// <see cref="Lookup.decide"/>, the atomic position increment of the picked group (the one
+/// mutable step), the core's <see cref="Lookup.finish"/>, and the effects the outcome names:
+/// counters, the repeat window, metrics, the routing log. It decides nothing itself.
+/// </summary>
 public sealed class RouterService
 {
     private volatile RoutingState _state;
@@ -36,110 +43,55 @@ public sealed class RouterService
     public MxResolver Resolver => _resolver;
 
     /// <summary>
-    /// Answers one request line (LF removed). Completes synchronously on a cache hit, and then
-    /// allocates nothing but the key's text (decoded and lower-cased in one go): the bytes of
-    /// a 200 or of NO RESULT's 500 are the routing state's, shared by every lookup, so
-    /// callers must only read them.
+    /// Routes one key. Completes synchronously on a cache hit, and then allocates nothing:
+    /// the reply of a relay or of NO RESULT has its bytes prepared in the routing state.
     /// </summary>
-    public ValueTask<byte[]> HandleAsync(ReadOnlySpan<byte> line)
+    public ValueTask<Answered> LookupAsync(Address.Key key)
     {
-        var request = TcpTable.parse(line);
-        if (request.IsGet)
-        {
-            var key = Address.ofLowered(request.key);
-            var mx = _resolver.LookupAsync(key);
-            if (mx.IsCompletedSuccessfully) return new ValueTask<byte[]>(Route(key, mx.Result).Bytes);
-            return AnswerLater(key, mx);
-        }
-        if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("malformed request: {Reason}", request.reason);
-        Metrics.Lookup(400);
-        return new ValueTask<byte[]>(TcpTable.encode(TcpTable.Reply.NewTempFail(request.reason!)));
-    }
-
-    private async ValueTask<byte[]> AnswerLater(Address.Key key, ValueTask<Routing.MxAnswer> mx) =>
-        Route(key, await mx.ConfigureAwait(false)).Bytes;
-
-    /// <summary>
-    /// Routes one key already taken out of a request (socketmap: raw, not yet lower-cased).
-    /// Same rules, WRR state, stats and routing log as the tcp_table path; the caller encodes.
-    /// </summary>
-    public ValueTask<TcpTable.Reply> LookupAsync(string keyText)
-    {
-        var key = Address.ofText(keyText);
         var mx = _resolver.LookupAsync(key);
-        if (mx.IsCompletedSuccessfully) return new ValueTask<TcpTable.Reply>(Route(key, mx.Result).Reply);
+        if (mx.IsCompletedSuccessfully) return new ValueTask<Answered>(Route(key, mx.Result));
         return RouteLater(key, mx);
     }
 
-    private async ValueTask<TcpTable.Reply> RouteLater(Address.Key key, ValueTask<Routing.MxAnswer> mx) =>
-        Route(key, await mx.ConfigureAwait(false)).Reply;
+    private async ValueTask<Answered> RouteLater(Address.Key key, ValueTask<Lookup.MxAnswer> mx) =>
+        Route(key, await mx.ConfigureAwait(false));
 
-    private Routing.Answer Route(Address.Key key, Routing.MxAnswer mx, RoutingState? retired = null)
+    /// <summary>A request no lookup could be made of: counted as a 400.</summary>
+    public void Malformed(string reason)
     {
-        var state = retired ?? _state;
-        var decision = Routing.decideWith(_resolver.FailurePolicy, state.Plan, key, mx);
-        Config.Relay? relay = null;
-        bool repeated = false;
-        if (decision.IsPickFrom)
-        {
-            relay = Decide(state, key.Text, decision, decision.group, null, out repeated);
-            // A reload retired the state during this lookup: decide again on the new config.
-            if (relay == null) return Route(key, mx, state.Successor);
-        }
-        else if (decision.IsDirect)
-        {
-            relay = Decide(state, key.Text, decision, null, decision.relay, out repeated);
-        }
-        var answer = Routing.answer(state.Plan, decision,
-            relay == null ? FSharpValueOption<Config.Relay>.None : FSharpValueOption<Config.Relay>.NewValueSome(relay));
-        Metrics.Lookup(answer.Reply);
-        if (_routingLog != null || _log.IsEnabled(LogLevel.Debug))
-        {
-            string target = decision.IsPickFrom ? decision.group.Name
-                : decision.IsDirect ? relay!.Name
-                : decision.IsRefuse ? decision.text
-                : "DEFER";
-            if (repeated) target += RepeatMarker;
-            _routingLog?.Write(key.Text, target, relay?.Address);
-            if (_log.IsEnabled(LogLevel.Debug))
-                _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, target, Explain.replyLine(answer.Reply));
-        }
-        return answer;
+        if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("malformed request: {Reason}", reason);
+        Metrics.Lookup(400);
     }
 
-    /// <summary>The routing log's target suffix for an answer the repeat window gave again.</summary>
-    public const string RepeatMarker = " (repeat)";
-
-    /// <summary>
-    /// The relay for a decision that has one: the window's repeat when it holds the key
-    /// (counted as a repeat, no pick), else a pick from the group (or the direct relay),
-    /// counted as a decision. Null when a reload retired <paramref name="state"/> before the pick.
-    /// </summary>
-    private Config.Relay? Decide(RoutingState state, string key, Routing.Decision decision, Config.Group? group,
-        Config.Relay? direct, out bool repeated)
+    private Answered Route(Address.Key key, Lookup.MxAnswer mx)
     {
-        if (_window?.Recall(key, decision) is { } again)
+        var state = _state;
+        while (true)
         {
-            state.CountRepeat(group, again);
-            Metrics.Repeat();
-            repeated = true;
-            return again;
+            var decision = _window is { } window
+                ? window.Decide(state.Plan, key, mx)
+                : Lookup.decide(state.Plan, Repeat.off, 0, key, mx).Item1;
+            long position = 0;
+            if (decision.IsPick)
+            {
+                position = state.Advance(decision.group);
+                // A reload retired the state during this lookup: decide again on the new config.
+                if (position < 0)
+                {
+                    state = state.Successor;
+                    continue;
+                }
+            }
+            var outcome = Lookup.finish(state.Plan, decision, position);
+            state.Count(outcome.Count);
+            _window?.Remember(key.Text, decision, outcome);
+            if (outcome.Count.IsDecided) _doubling?.Observe(key.Text);
+            else if (outcome.Count.IsRepeated) Metrics.Repeat();
+            Metrics.Lookup(Reply.code(outcome.Reply));
+            if (_routingLog != null) _routingLog.Write(key.Text, outcome.Target, outcome.Relay.IsSome ? outcome.Relay.Value.Address : null);
+            if (_log.IsEnabled(LogLevel.Debug))
+                _log.LogDebug("{Key} -> {Target} -> {Reply}", key.Text, outcome.Target, Explain.replyLine(outcome.Reply));
+            return new Answered(outcome.Reply, state);
         }
-        Config.Relay relay;
-        if (group != null)
-        {
-            repeated = false;
-            if (state.Pick(group) is not { } picked) return null;
-            relay = picked;
-        }
-        else
-        {
-            relay = direct!;
-            state.CountDirect(relay);
-        }
-        _window?.Remember(key, decision, relay);
-        _doubling?.Observe(key);
-        repeated = false;
-        return relay;
     }
 }

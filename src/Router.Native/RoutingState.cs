@@ -4,26 +4,31 @@ using Router.Core;
 namespace Router.Native;
 
 /// <summary>
-/// The WRR positions and sent counters of one validated config. Positions only move
-/// forward, by Interlocked.Increment: concurrent lookups never lose or double a pick.
-/// A config reload (SIGHUP) retires the instance: <see cref="Retire"/> seals every
-/// position and counter with an atomic exchange, hands the values the core's
-/// <see cref="Reload.carry"/> keeps to a successor, and from then on a pick on the retired
-/// state returns null (the lookup decides again on the successor) and a count on it goes
-/// to the successor. So no pick is lost or doubled across a reload either.
+/// The WRR positions and sent counters of one validated config, by <see cref="Model.Group.Index"/>
+/// (All Servers first, then the groups in file order), and the config's plan with each
+/// protocol's prepared reply bytes. Positions only move forward, by Interlocked.Increment:
+/// concurrent lookups never lose or double a pick. A config reload (SIGHUP) retires the
+/// instance: <see cref="Retire"/> seals every position and counter with an atomic exchange,
+/// hands the values the core's <see cref="Reload.carry"/> keeps to a successor, and from then
+/// on <see cref="Advance"/> on the retired state is negative (the lookup decides again on the
+/// successor) and a count on it goes to the successor. So no pick is lost or doubled across a
+/// reload either.
 /// </summary>
 public sealed class RoutingState
 {
-    public Config.Config Config { get; }
-    /// <summary>The config made ready for lookups: resolved targets, encoded replies.</summary>
-    public Routing.Plan Plan { get; }
-    /// <summary>Index 0 is All Servers, then config.Groups in file order.</summary>
-    private readonly Config.Group[] _groups;
+    public Model.Config Config { get; }
+    /// <summary>The config made ready for lookups.</summary>
+    public Lookup.Plan Plan { get; }
+    /// <summary>The plan's answers as tcp_table lines.</summary>
+    public TcpTable.Prepared TcpTable { get; }
+    /// <summary>The plan's answers as socketmap netstrings.</summary>
+    public Socketmap.Prepared Socketmap { get; }
+    public Settings.DnsFailurePolicy Policy { get; }
+    private readonly Model.Group[] _groups;
     private readonly long[] _positions;
     private readonly long[][] _sent;
     /// <summary>Answers the repeat window gave again, without a pick.</summary>
     private readonly long[][] _repeated;
-    private readonly Dictionary<Config.Group, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
 
     /// <summary>Written into every position and counter when retired; stays negative after any number of increments.</summary>
@@ -31,13 +36,19 @@ public sealed class RoutingState
     private int _retired;
     private RoutingState? _successor;
 
-    public RoutingState(Config.Config config)
+    public RoutingState(Model.Config config) : this(config, Settings.DnsFailurePolicy.DeferMail)
+    {
+    }
+
+    public RoutingState(Model.Config config, Settings.DnsFailurePolicy policy)
     {
         Config = config;
-        Plan = Routing.plan(config);
-        var groups = new List<Config.Group> { config.AllServers };
-        foreach (var g in config.Groups) groups.Add(g);
-        _groups = groups.ToArray();
+        Policy = policy;
+        Plan = Lookup.plan(policy, config);
+        var answers = Lookup.answers(Plan);
+        TcpTable = Router.Core.TcpTable.prepare(answers);
+        Socketmap = Router.Core.Socketmap.prepare(answers);
+        _groups = Model.groups(config);
         _positions = new long[_groups.Length];
         _sent = new long[_groups.Length][];
         _repeated = new long[_groups.Length][];
@@ -45,66 +56,34 @@ public sealed class RoutingState
         {
             _sent[i] = new long[_groups[i].Members.Length];
             _repeated[i] = new long[_groups[i].Members.Length];
-            _index[_groups[i]] = i;
             _byName.TryAdd(_groups[i].Name, i);
         }
     }
 
-    private int IndexOf(Config.Group group)
-    {
-        if (_index.TryGetValue(group, out int i)) return i;
-        if (_byName.TryGetValue(group.Name, out i)) return i;
-        return -1;
-    }
-
     /// <summary>
-    /// The next relay of the group, atomically; null when a reload has retired this state
-    /// (decide again on <see cref="Successor"/>).
+    /// The group's position for this pick, atomically; negative when a reload has retired this
+    /// state (decide again on <see cref="Successor"/>).
     /// </summary>
-    public Config.Relay? Pick(Config.Group group)
+    public long Advance(Model.Group group)
     {
-        int g = IndexOf(group);
-        if (g < 0)
-        {
-            // Not one of ours (cannot happen with the core's decide): pick statelessly.
-            return Wrr.at(group, 0);
-        }
-        long position = Interlocked.Increment(ref _positions[g]) - 1;
-        if (position < 0) return null;
-        var relay = Wrr.at(_groups[g], position);
-        Count(g, relay);
-        return relay;
+        long position = Interlocked.Increment(ref _positions[group.Index]) - 1;
+        return position < 0 ? -1 : position;
     }
 
-    /// <summary>A rule targets a relay directly: it counts in the All Servers block.</summary>
-    public void CountDirect(Config.Relay relay) => Count(0, relay);
-
-    /// <summary>
-    /// The repeat window answered a key again: counted apart from the picks, in the
-    /// group's block (null: a rule's direct relay, in the All Servers block).
-    /// </summary>
-    public void CountRepeat(Config.Group? group, Config.Relay relay)
+    /// <summary>Bumps the counter a lookup's outcome names.</summary>
+    public void Count(Lookup.Count count)
     {
-        int g = group == null ? 0 : IndexOf(group);
-        if (g >= 0) Count(repeats: true, g, relay);
+        if (count.IsDecided) Count(repeats: false, count.group, count.relay);
+        else if (count.IsRepeated) Count(repeats: true, count.repeatGroup, count.repeatMember);
     }
 
-    private void Count(int g, Config.Relay relay) => Count(repeats: false, g, relay);
-
-    private void Count(bool repeats, int g, Config.Relay relay)
+    private void Count(bool repeats, int g, int m)
     {
         var counters = repeats ? _repeated : _sent;
-        var members = _groups[g].Members;
-        for (int m = 0; m < members.Length; m++)
-        {
-            if (members[m].Index == relay.Index)
-            {
-                // Sealed by a reload: the count belongs to the successor.
-                if (Interlocked.Increment(ref counters[g][m]) < 0)
-                    Successor.CountCarried(repeats, _groups[g].Name, relay.Name);
-                return;
-            }
-        }
+        if ((uint)g >= (uint)counters.Length || (uint)m >= (uint)counters[g].Length) return;
+        // Sealed by a reload: the count belongs to the successor.
+        if (Interlocked.Increment(ref counters[g][m]) < 0)
+            Successor.CountCarried(repeats, _groups[g].Name, _groups[g].Members[m].Name);
     }
 
     /// <summary>A count that reached a retired state: it lands here if the relay is still in that group.</summary>
@@ -116,7 +95,7 @@ public sealed class RoutingState
         {
             if (members[m].Name == relay)
             {
-                Count(repeats, g, members[m]);
+                Count(repeats, g, m);
                 return;
             }
         }
@@ -143,12 +122,12 @@ public sealed class RoutingState
     /// SIGHUP: the state for the newly loaded config, with the WRR positions and counters
     /// the core's <see cref="Reload.carry"/> keeps. Retires this state; call it once.
     /// </summary>
-    public RoutingState Retire(Config.Config next, out Reload.GroupCarry[] carried)
+    public RoutingState Retire(Model.Config next, out Reload.GroupCarry[] carried)
     {
         if (Interlocked.Exchange(ref _retired, 1) != 0)
             throw new InvalidOperationException("this routing state was already retired");
         carried = Reload.carry(Config, next);
-        var successor = new RoutingState(next);
+        var successor = new RoutingState(next, Policy);
 
         // Seal: every pick or count from now on sees a negative value and goes elsewhere.
         var positions = new long[_groups.Length];
@@ -204,12 +183,15 @@ public sealed class RoutingState
     /// <summary>The stats table, as it stands now.</summary>
     public string RenderStats() => Stats.render(ListModule.OfSeq(Counts()));
 
-    /// <summary>--simulate: N picks in every group, from fresh positions.</summary>
-    public static string Simulate(Config.Config config, int picks)
+    /// <summary>--simulate: N picks in every group from fresh positions, through the core's <see cref="Lookup.finish"/>.</summary>
+    public static string Simulate(Model.Config config, int picks)
     {
         var state = new RoutingState(config);
         foreach (var group in state._groups)
-            for (int i = 0; i < picks; i++) state.Pick(group);
+        {
+            var pick = Lookup.Decision.NewPick(group, Rules.Reason.NoRuleMatched);
+            for (int i = 0; i < picks; i++) state.Count(Lookup.finish(state.Plan, pick, state.Advance(group)).Count);
+        }
         return state.RenderStats();
     }
 }

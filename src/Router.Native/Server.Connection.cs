@@ -64,7 +64,7 @@ public sealed partial class Server
             _socket = socket;
             _gate = gate;
             _peer = peer;
-            _buffer = ArrayPool<byte>.Shared.Rent(server._socketmapName is null ? BufferSize : SocketmapBufferSize);
+            _buffer = ArrayPool<byte>.Shared.Rent(server._protocol.BufferSize);
             Fd = (int)socket.Handle;
         }
 
@@ -204,10 +204,10 @@ public sealed partial class Server
         {
             while (_state == State.Reading)
             {
-                var framed = _server.Frame(_buffer.AsSpan(_start, _end - _start));
+                var framed = _server._protocol.Frame(_buffer.AsSpan(_start, _end - _start));
                 if (framed.Consumed > 0)
                 {
-                    var pending = _server.Handle(_buffer.AsSpan(_start + framed.Start, framed.Length), _peer);
+                    var pending = _server._protocol.Answer(_buffer.AsSpan(_start + framed.Start, framed.Length), _peer);
                     _start += framed.Consumed;
                     if (!pending.IsCompletedSuccessfully)
                     {

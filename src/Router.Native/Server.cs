@@ -9,29 +9,25 @@ namespace Router.Native;
 /// A listener and its connections. It accepts (through .NET, <see cref="Accepting"/>) and hands
 /// each admitted connection to an <see cref="EventLoop"/>, which serves it lock-step (a reply is
 /// written before the next request is looked at) on the loop's thread: Server.Connection.cs.
-/// The connection only feeds bytes to the core's framer and writes the bytes the router
-/// returns; framing, parsing and encoding are the core's. The same connection code serves
-/// tcp_table lines and socketmap netstrings (Server.Socketmap.cs).
+/// The connection only feeds bytes to its <see cref="IProtocol"/> and writes the bytes it
+/// returns; the same listener and connection serve tcp_table lines (<see cref="TcpTableProtocol"/>)
+/// and socketmap netstrings (<see cref="SocketmapProtocol"/>).
 ///
-/// What a peer can cost (issue 7): one slot of <see cref="Gate"/> (--max-connections,
-/// --allow), one buffer of <see cref="BufferSize"/> bytes (a tcp_table line is refused past
+/// What a peer can cost: one slot of <see cref="Gate"/> (--max-connections, --allow), one
+/// buffer of <see cref="IProtocol.BufferSize"/> bytes (a tcp_table line is refused past
 /// 4096 bytes, a netstring past 10000), and a slot in its event loop. A peer that stops
 /// sending, or stops reading replies, is dropped after the idle timeout; a slow one holds
 /// only itself up, and so does one whose lookup waits for DNS.
 /// </summary>
 public sealed partial class Server : IDisposable
 {
-    /// <summary>Longest request line, without its LF.</summary>
-    public const int MaxRequest = TcpTable.MaxLine;
-    /// <summary>The unread bytes a tcp_table connection may hold: a whole line needs MaxRequest + 2.</summary>
-    private const int BufferSize = 2 * MaxRequest;
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(15);
     /// <summary>How long a closing connection keeps reading (and dropping) what the peer still sends.</summary>
     private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(2);
     private const int LingerBytes = 1 << 20;
 
     private readonly Socket _listener;
-    private readonly RouterService _router;
+    private readonly IProtocol _protocol;
     private readonly ILogger _log;
     private readonly int _timeoutMs;
     private readonly LogThrottle _acceptErrors = new(TimeSpan.FromSeconds(10));
@@ -47,17 +43,17 @@ public sealed partial class Server : IDisposable
     /// </summary>
     public ConnectionGate Gate { get; set; }
 
-    private Server(Socket listener, RouterService router, int timeoutSeconds, ILogger log)
+    private Server(Socket listener, IProtocol protocol, int timeoutSeconds, ILogger log)
     {
         _listener = listener;
-        _router = router;
+        _protocol = protocol;
         _timeoutMs = timeoutSeconds > 0 ? (int)Math.Min(timeoutSeconds * 1000L, int.MaxValue) : 0;
         _log = log;
         Gate = new ConnectionGate(Array.Empty<Allow.Network>(), Options.DefaultMaxConnections, log);
     }
 
     /// <summary>Binds and listens; throws SocketException when the address cannot be had.</summary>
-    public static Server Listen(IPAddress address, int port, RouterService router, int timeoutSeconds, ILogger log)
+    public static Server Listen(IPAddress address, int port, IProtocol protocol, int timeoutSeconds, ILogger log)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -73,10 +69,10 @@ public sealed partial class Server : IDisposable
             socket.Dispose();
             throw;
         }
-        return new Server(socket, router, timeoutSeconds, log);
+        return new Server(socket, protocol, timeoutSeconds, log);
     }
 
-    private string Protocol => _socketmapName is null ? "tcp_table" : "socketmap";
+    private string Protocol => _protocol.Name;
 
     /// <summary>EMFILE and friends: the listener stays and tries again; one log line per 10 s.</summary>
     private void AcceptFailed(SocketException e)
@@ -142,36 +138,6 @@ public sealed partial class Server : IDisposable
         Interlocked.Decrement(ref _open);
         if (_log.IsEnabled(LogLevel.Debug)) _log.LogDebug("{Protocol} connection from {Peer} closed", Protocol, peer);
     }
-
-    /// <summary>What the framer made of the unread bytes: a request, a refusal, or "read more".</summary>
-    private readonly struct Framed
-    {
-        /// <summary>The request: buffer[Start .. Start + Length - 1].</summary>
-        public readonly int Start, Length;
-        /// <summary>Bytes the request takes off the front; 0 for "read more" and for a refusal.</summary>
-        public readonly int Consumed;
-        /// <summary>The reply that ends the connection: the framing is lost.</summary>
-        public readonly byte[]? Refusal;
-        public readonly string? Reason;
-
-        public Framed(int start, int length, int consumed) { Start = start; Length = length; Consumed = consumed; Refusal = null; Reason = null; }
-        public Framed(byte[] refusal, string reason) { Start = Length = Consumed = 0; Refusal = refusal; Reason = reason; }
-    }
-
-    private static readonly byte[] LineTooLong =
-        TcpTable.encode(TcpTable.Reply.NewTempFail("request line longer than " + MaxRequest + " bytes"));
-
-    private Framed Frame(ReadOnlySpan<byte> unread)
-    {
-        if (_socketmapName is not null) return FrameNetstring(unread);
-        var frame = TcpTable.frame(unread);
-        if (frame.IsLine) return new Framed(0, frame.length, frame.length + 1);
-        if (frame.IsTooLong) return new Framed(LineTooLong, "request line longer than " + MaxRequest + " bytes");
-        return default;
-    }
-
-    private ValueTask<byte[]> Handle(ReadOnlySpan<byte> request, EndPoint? peer) =>
-        _socketmapName is null ? _router.HandleAsync(request) : Answer(request, _socketmapName, peer);
 
     public void Dispose() => _listener.Dispose();
 }

@@ -28,59 +28,24 @@ public sealed class EffectiveSettings
     /// <summary>--metrics / config.metrics; null: no metrics endpoint.</summary>
     public IPEndPoint? Metrics { get; init; }
 
-    /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
-    public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
+    /// <summary>
+    /// Merges. The file's values arrive checked by the core (<see cref="Router.Core.Settings.read"/>);
+    /// what is left here is what only the merged values show, each error naming its line.
+    /// </summary>
+    public static EffectiveSettings Resolve(Options options, Model.Config config, List<string> errors)
     {
         var file = config.Settings;
-        string where = config.File + ": error: ";
         // FILE:LINE:COL: error: for a value of the config: section, so that every config error names a line.
         string At(string key) =>
             config.SettingsAt.TryGetValue(key, out var pos)
-                ? Config.render(new Config.Diagnostic(config.File, pos, Config.Severity.Error, ""))
-                : where;
+                ? Diagnostics.render(new Diagnostics.Diagnostic(config.File, pos, Diagnostics.Severity.Error, ""))
+                : config.File + ": error: ";
 
         string hostText = options.Host ?? file.Host?.Value ?? Options.DefaultHost;
-        IPAddress host = IPAddress.Loopback;
-        try
-        {
-            host = IPAddress.Parse(Options.ParseHost("config.host", hostText));
-        }
-        catch (UsageException e)
-        {
-            errors.Add(At("host") + e.Message);
-        }
-
-        var dns = new List<IPEndPoint>(options.DnsServers);
-        if (dns.Count == 0)
-        {
-            foreach (var text in file.DnsServers)
-            {
-                try
-                {
-                    dns.Add(Options.ParseDnsServer("config.dns_server", text));
-                }
-                catch (UsageException e)
-                {
-                    errors.Add(At("dns_server") + e.Message);
-                }
-            }
-        }
-
-        IPEndPoint? metrics = options.Metrics;
-        if (metrics == null && file.Metrics?.Value is { } metricsText && metricsText.Trim().Length > 0)
-        {
-            try
-            {
-                metrics = Options.ParseListen("config.metrics", metricsText.Trim());
-            }
-            catch (UsageException e)
-            {
-                errors.Add(where + e.Message);
-            }
-        }
-
+        var host = IPAddress.Parse(hostText);
+        var dns = new List<IPEndPoint>(options.DnsServers.Count > 0 ? options.DnsServers : file.DnsServers);
+        IPEndPoint? metrics = options.Metrics ?? file.Metrics?.Value;
         string? logFile = file.LogFile?.Value;
-        if (logFile != null && logFile.Trim().Length == 0) logFile = null;
 
         int port = options.Port ?? file.Port?.Value ?? Options.DefaultPort;
         int? socketmapPort = options.SocketmapPort ?? file.SocketmapPort?.Value;
@@ -89,30 +54,10 @@ public sealed class EffectiveSettings
             errors.Add((options.SocketmapPort != null ? Cli.Prefix + "--socketmap-port: " : At("socketmap_port") + "config.socketmap_port: ") +
                 "port " + port + " is the tcp_table port too: give socketmap a port of its own");
         }
-        string socketmapName = options.SocketmapName ?? Options.DefaultSocketmapName;
-        if (options.SocketmapName == null && file.SocketmapName?.Value is { } nameText)
-        {
-            try
-            {
-                socketmapName = Options.ParseSocketmapName("config.socketmap_name", nameText);
-            }
-            catch (UsageException e)
-            {
-                errors.Add(At("socketmap_name") + e.Message);
-            }
-        }
+        string socketmapName = options.SocketmapName ?? file.SocketmapName?.Value ?? Options.DefaultSocketmapName;
 
-        // --allow (issue 7): the command line's list replaces the file's.
-        var allow = new List<Allow.Network>(options.Allow);
-        if (options.Allow.Count == 0)
-        {
-            foreach (var text in file.Allow)
-            {
-                var parsed = Router.Core.Allow.parse(text);
-                if (parsed.IsOk) allow.Add(parsed.ResultValue);
-                else errors.Add(At("allow") + "config.allow: " + parsed.ErrorValue);
-            }
-        }
+        // The command line's list replaces the file's.
+        var allow = new List<Allow.Network>(options.Allow.Count > 0 ? options.Allow : file.Allow);
         // tcp_table has no authentication: anything but loopback needs an allow-list.
         if (allow.Count == 0 && errors.Count == 0 && Router.Core.Allow.needsList(host.GetAddressBytes()))
         {
@@ -120,17 +65,12 @@ public sealed class EffectiveSettings
                 ": not a loopback address, and tcp_table has no authentication: name the client networks that may" +
                 " connect with --allow CIDR (or config.allow), e.g. --allow 192.0.2.0/24");
         }
-        int maxConnections = options.MaxConnections ?? Options.DefaultMaxConnections;
-        if (options.MaxConnections == null && file.MaxConnections?.Value is { } fileMax)
-        {
-            if (fileMax >= 1) maxConnections = fileMax;
-            else errors.Add(At("max_connections") + "config.max_connections must be 1 or more, not " + fileMax);
-        }
+        int maxConnections = options.MaxConnections ?? file.MaxConnections?.Value ?? Options.DefaultMaxConnections;
 
         int cacheTtl = options.CacheTtl ?? file.CacheTtl?.Value ?? Options.DefaultCacheTtl;
         return new EffectiveSettings
         {
-            Port = options.Port ?? file.Port?.Value ?? Options.DefaultPort,
+            Port = port,
             Host = host,
             CacheTtl = cacheTtl,
             Timeout = options.Timeout ?? file.Timeout?.Value ?? Options.DefaultTimeout,
@@ -144,7 +84,7 @@ public sealed class EffectiveSettings
                 CacheTtl = cacheTtl,
                 CacheSize = options.CacheSize ?? file.CacheSize?.Value ?? DnsSettings.DefaultCacheSize,
                 StaleLimit = options.StaleLimit ?? file.StaleLimit?.Value ?? DnsSettings.DefaultStaleLimit,
-                FailurePolicy = options.DnsFailurePolicy ?? file.DnsFailurePolicy?.Value ?? Router.Core.Config.DnsFailurePolicy.DeferMail,
+                FailurePolicy = options.DnsFailurePolicy ?? file.DnsFailurePolicy?.Value ?? Router.Core.Settings.DnsFailurePolicy.DeferMail,
             },
             SocketmapPort = socketmapPort,
             SocketmapName = socketmapName,
