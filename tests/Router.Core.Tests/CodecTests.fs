@@ -14,7 +14,9 @@ let bytes (s: string) = Encoding.UTF8.GetBytes s
 let ascii (b: byte[]) = Encoding.ASCII.GetString b
 let encodeText (s: string) = encodeBytes (ReadOnlySpan(bytes s))
 let parseText (s: string) = parse (ReadOnlySpan(Encoding.Latin1.GetBytes s))
-let encodeReply (r: Reply) = ascii (encode r)
+let encodeReply (r: Reply.Reply) = ascii (encode r)
+let Found (text: string) = Reply.Found(text, -1)
+let TempFail (reason: string) = Reply.Defer reason
 
 let private isHex (c: char) = Uri.IsHexDigit c
 
@@ -80,7 +82,7 @@ let ``a reply fits 4096 bytes, ends with one LF, holds no CR and decodes`` () =
         (Arb.fromGen (
             gen {
                 let! text = longTextGen
-                let! make = Gen.elements [ Found; NotFound; TempFail ]
+                let! make = Gen.elements [ Found; (fun _ -> Reply.NotFound); TempFail ]
                 return make text
             }
         ))
@@ -129,7 +131,7 @@ let ``a request longer than MaxLine is malformed`` () =
 [<Fact>]
 let ``replies have a status, a space, encoded text and a bare LF`` () =
     Assert.Equal("200 relay:[mx1.example.com]:25\n", encodeReply (Found "relay:[mx1.example.com]:25"))
-    Assert.Equal("500 NO%20RESULT\n", encodeReply (NotFound "NO RESULT"))
+    Assert.Equal("500 NO%20RESULT\n", encodeReply Reply.NotFound)
     Assert.Equal("400 DNS%20timeout,%2050%25\n", encodeReply (TempFail "DNS timeout, 50%"))
     Assert.Equal("200 %C3%A9\n", encodeReply (Found "é"))
 
@@ -152,3 +154,14 @@ let ``a cut never splits a %XX escape`` () =
     Assert.Equal("200 " + String('a', MaxLine - 7) + "\n", line2)
     let line3 = encodeReply (Found(String('a', MaxLine - 8) + "%%%"))
     Assert.Equal("200 " + String('a', MaxLine - 8) + "%25\n", line3)
+
+[<Property>]
+let ``prepared replies are the bytes encode gives`` (answers: (string | null) array) (slot: int) =
+    let texts = answers |> Array.map (fun (a: string | null) -> match a with null -> "" | a -> a)
+    let prepared = prepare texts
+
+    texts
+    |> Array.mapi (fun i t -> TcpTable.bytes prepared (Reply.Found(t, i)) = encode (Reply.Found(t, -1)))
+    |> Array.forall id
+    && TcpTable.bytes prepared Reply.NotFound = encode Reply.NotFound
+    && TcpTable.bytes prepared (Reply.Found("relay:[x]", -1 - abs slot)) = encode (Reply.Found("relay:[x]", -1))

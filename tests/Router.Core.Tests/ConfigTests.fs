@@ -7,7 +7,11 @@ open FsCheck
 open FsCheck.FSharp
 open FsCheck.Xunit
 open Router.Core
-open Router.Core.Config
+open Router.Core.ConfigTree
+open Router.Core.Diagnostics
+open Router.Core.Model
+open Router.Core.Settings
+open Router.Core.Validation
 open Router.Core.Tests.Tree
 
 let lines (xs: string list) = String.Join("\n", xs)
@@ -32,9 +36,9 @@ let isError (text: string list) =
 
 [<Fact>]
 let ``a diagnostic renders as FILE:LINE:COL: severity: message`` () =
-    let d = { File = "/etc/x.yaml"; Pos = at 3 7; Severity = Error; Message = "m" }
+    let d = { File = "/etc/x.yaml"; Pos = at 3 7; Severity = Severity.Error; Message = "m" }
     Assert.Equal("/etc/x.yaml:3:7: error: m", render d)
-    Assert.Equal("/etc/x.yaml:3:7: warning: m", render { d with Severity = Warning })
+    Assert.Equal("/etc/x.yaml:3:7: warning: m", render { d with Severity = Severity.Warning })
 
 [<Fact>]
 let ``the example config is valid with no warning`` () =
@@ -224,12 +228,12 @@ let ``the config section becomes settings`` () =
     Assert.Equal(Some "0.0.0.0", s.Host)
     Assert.Equal(Some 0, s.CacheTtl)
     Assert.Equal(Some 30, s.Timeout)
-    Assert.Equal<string list>([ "192.0.2.53"; "192.0.2.54:5353" ], s.DnsServers)
+    Assert.Equal<string list>([ "192.0.2.53:53"; "192.0.2.54:5353" ], s.DnsServers |> List.map string)
     Assert.Equal(Some 5, s.RepeatWindow)
     Assert.Equal(Some 10101, s.SocketmapPort)
     Assert.Equal(Some "transport", s.SocketmapName)
-    Assert.Equal(Some "127.0.0.1:9100", s.Metrics)
-    Assert.Equal<string list>([ "127.0.0.0/8" ], s.Allow)
+    Assert.Equal(Some "127.0.0.1:9100", s.Metrics |> Option.map string)
+    Assert.Equal<string list>([ "127.0.0.0/8" ], s.Allow |> List.map Allow.render)
     Assert.Equal(Some 100, s.MaxConnections)
     Assert.Equal(Some 5000, s.CacheSize)
 
@@ -241,7 +245,7 @@ let ``bad settings are errors`` () =
           "test.yaml:3:19: error: config.socketmap_port must be a port number from 1 to 65535, not \"70000\""
           "test.yaml:4:14: error: config.cache_ttl must be a whole number, 0 or more, not \"-5\""
           "test.yaml:5:12: error: config.timeout must be a whole number, 0 or more, not \"soon\""
-          "test.yaml:6:9: error: config.host must be text" ]
+          "test.yaml:6:9: error: config.host must be an IP address such as 127.0.0.1 or ::1, not a list" ]
 
 // Validation is total: any tree gives Ok or Error, never an exception.
 
@@ -297,5 +301,5 @@ let ``validation never throws`` () =
         match validate "t.yaml" tree with
         | Ok(config, warnings) ->
             config.AllServers.Schedule.Length > 0
-            && warnings |> List.forall (fun d -> d.Severity = Warning && render d <> "")
-        | Result.Error ds -> ds |> List.exists (fun d -> d.Severity = Error))
+            && warnings |> List.forall (fun d -> d.Severity = Severity.Warning && render d <> "")
+        | Result.Error ds -> ds |> List.exists (fun d -> d.Severity = Severity.Error))

@@ -8,8 +8,12 @@ open FsCheck
 open FsCheck.FSharp
 open FsCheck.Xunit
 open Router.Core
-open Router.Core.Config
-open Router.Core.Routing
+open Router.Core.ConfigTree
+open Router.Core.Diagnostics
+open Router.Core.Model
+open Router.Core.Settings
+open Router.Core.Validation
+open Router.Core.Lookup
 open Router.Core.Tests.Tree
 
 let private failure = DnsFailure "SERVFAIL for example.org"
@@ -23,17 +27,18 @@ let private withoutDefault () =
 
 [<Fact>]
 let ``the words of the policy are defer and default`` () =
-    Assert.Equal(Some DeferMail, parseDnsFailurePolicy "defer")
-    Assert.Equal(Some UseDefault, parseDnsFailurePolicy "default")
-    Assert.Equal(None, parseDnsFailurePolicy "Default")
-    Assert.Equal(None, parseDnsFailurePolicy "route")
-    Assert.Equal(None, parseDnsFailurePolicy "")
+    let read (text: string) = Settings.dnsFailurePolicy.Read text |> Result.toOption
+    Assert.Equal(Some DeferMail, read "defer")
+    Assert.Equal(Some UseDefault, read "default")
+    Assert.Equal(None, read "Default")
+    Assert.Equal(None, read "route")
+    Assert.Equal(None, read "")
 
 [<Fact>]
 let ``under defer a DNS failure replies 400 with the reason`` () =
     let config = withDefaultBad ()
 
-    match decideWith DeferMail (plan config) (Address.ofText "a@example.org") failure with
+    match decideWith DeferMail (config) (Address.ofText "a@example.org") failure with
     | Defer reason -> Assert.Equal("SERVFAIL for example.org", reason)
     | _ -> failwith "expected Defer"
 
@@ -42,33 +47,33 @@ let ``under defer a DNS failure replies 400 with the reason`` () =
 
 [<Fact>]
 let ``under default a DNS failure picks from the default target`` () =
-    match decideWith UseDefault (plan (withDefaultBad ())) (Address.ofText "a@example.org") failure with
-    | PickFrom(group, Rules.DefaultRule) -> Assert.Equal("bad", group.Name)
+    match decideWith UseDefault ((withDefaultBad ())) (Address.ofText "a@example.org") failure with
+    | Pick(group, Rules.DefaultRule) -> Assert.Equal("bad", group.Name)
     | _ -> failwith "expected the default group bad"
 
 [<Fact>]
 let ``under default with no default target a DNS failure picks from all servers`` () =
-    match decideWith UseDefault (plan (withoutDefault ())) (Address.ofText "a@example.org") failure with
-    | PickFrom(group, Rules.NoRuleMatched) -> Assert.Equal(AllServersName, group.Name)
+    match decideWith UseDefault ((withoutDefault ())) (Address.ofText "a@example.org") failure with
+    | Pick(group, Rules.NoRuleMatched) -> Assert.Equal(AllServersName, group.Name)
     | _ -> failwith "expected All Servers"
 
 [<Fact>]
 let ``under default a NO RESULT default still replies 500`` () =
-    match decideWith UseDefault (plan (load (example 0))) (Address.ofText "a@example.org") failure with
-    | Refuse(text, ValueSome Rules.DefaultRule) -> Assert.Equal(NoResultText, text)
+    match decideWith UseDefault ((load (example 0))) (Address.ofText "a@example.org") failure with
+    | Refuse(ValueSome Rules.DefaultRule) -> ()
     | _ -> failwith "expected NO RESULT"
 
 [<Fact>]
 let ``under default a rule on the address still applies: it needs no DNS`` () =
-    match decideWith UseDefault (plan (withDefaultBad ())) (Address.ofText "vip@example.com") failure with
+    match decideWith UseDefault ((withDefaultBad ())) (Address.ofText "vip@example.com") failure with
     | Direct(relay, Rules.AddressRule _) -> Assert.Equal("mx4", relay.Name)
     | _ -> failwith "expected the address rule vip@example.com: mx4"
 
 [<Fact>]
 let ``the wildcard is refused under either policy`` () =
     for policy in [ DeferMail; UseDefault ] do
-        match decideWith policy (plan (withDefaultBad ())) (Address.ofText "*") failure with
-        | Refuse(_, ValueNone) -> ()
+        match decideWith policy ((withDefaultBad ())) (Address.ofText "*") failure with
+        | Refuse ValueNone -> ()
         | _ -> failwith "expected the wildcard to be refused"
 
 let private keyGen =
@@ -79,9 +84,10 @@ let private reasonGen = Gen.elements [ "SERVFAIL"; "REFUSED"; "DNS timeout"; "10
 
 let private decisionText (d: Decision) =
     match d with
-    | PickFrom(g, _) -> "pick " + g.Name
+    | Pick(g, _) -> "pick " + g.Name
     | Direct(r, _) -> "direct " + r.Name
-    | Refuse(t, _) -> "refuse " + t
+    | Again(t, r, _) -> "again " + targetName t + " " + r.Name
+    | Refuse _ -> "refuse " + NoResultText
     | Defer r -> "defer " + r
 
 [<Property(MaxTest = 500)>]
@@ -89,13 +95,13 @@ let ``under default a DNS failure routes exactly as a domain without MX hosts`` 
     Prop.forAll (Arb.fromGen (Gen.zip3 keyGen reasonGen (Gen.choose (0, 4)))) (fun (key, reason, defaultAt) ->
         let config = load (example defaultAt)
         let k = Address.ofText key
-        decisionText (decideWith UseDefault (plan config) k (DnsFailure reason)) = decisionText (decide config k (Hosts Rules.noHosts)))
+        decisionText (decideWith UseDefault (config) k (DnsFailure reason)) = decisionText (decideWith DeferMail config k (Hosts Rules.noHosts)))
 
 [<Property(MaxTest = 500)>]
 let ``under defer every DNS failure of a real key is a 400 carrying its reason`` () =
     Prop.forAll (Arb.fromGen (Gen.zip keyGen reasonGen)) (fun (key, reason) ->
         let k = Address.ofText key
-        let decision = decideWith DeferMail (plan (withDefaultBad ())) k (DnsFailure reason)
+        let decision = decideWith DeferMail ((withDefaultBad ())) k (DnsFailure reason)
         if k.IsWildcard then
             decisionText decision = "refuse " + NoResultText
         else
@@ -106,7 +112,7 @@ let ``the policy changes nothing when DNS answered`` () =
     let hostsGen = Gen.listOf (Gen.elements [ "mail.example.com"; "x.mail.protection.outlook.com"; "mx.b.org" ])
 
     Prop.forAll (Arb.fromGen (Gen.zip keyGen hostsGen)) (fun (key, hosts) ->
-        let config = plan (withDefaultBad ())
+        let config = withDefaultBad ()
         let k = Address.ofText key
         let mx = Hosts(Rules.sortHosts (hosts |> List.mapi (fun i h -> ({ Preference = i; Host = h }: Rules.Mx))))
         decisionText (decideWith UseDefault config k mx) = decisionText (decideWith DeferMail config k mx))

@@ -3,20 +3,14 @@ module Router.Core.Tests.ExplainTests
 
 open Xunit
 open Router.Core
-open Router.Core.Routing
+open Router.Core.Lookup
 open Router.Core.Tests.Tree
 
 let explain (defaultAt: int) (key: string) (mx: MxAnswer) =
     let config = load (example defaultAt)
     let key = Address.ofText key
-    let decision = decide config key mx
-
-    let relay =
-        match decision with
-        | PickFrom(group, _) -> Some(Wrr.at group 0L)
-        | _ -> None
-
-    Explain.render key mx decision relay
+    let decision, outcome = lookupAt0 config key mx
+    Explain.render key mx decision outcome
 
 [<Fact>]
 let ``a rule on an MX host`` () =

@@ -7,7 +7,11 @@ open FsCheck
 open FsCheck.FSharp
 open FsCheck.Xunit
 open Router.Core
-open Router.Core.Config
+open Router.Core.ConfigTree
+open Router.Core.Diagnostics
+open Router.Core.Model
+open Router.Core.Settings
+open Router.Core.Validation
 open Router.Core.Tests.Tree
 
 // ---- examples -----------------------------------------------------------------------
@@ -37,7 +41,7 @@ let shares (weights: int * int * int) (extra: string list) =
     )
 
 let find (config: Config) (carried: Reload.GroupCarry array) (name: string) =
-    let i = Reload.groups config |> Array.findIndex (fun g -> g.Name = name)
+    let i = Model.groups config |> Array.findIndex (fun g -> g.Name = name)
     carried[i]
 
 [<Fact>]
@@ -147,6 +151,7 @@ let private names = [| "r0"; "r1"; "r2"; "r3"; "r4"; "r5" |]
 
 let private makeGroup (name: string) (members: Relay array) =
     { Name = name
+      Index = 0
       Members = members
       Schedule = Wrr.schedule (members |> Array.map (fun r -> r.Weight)) }
 
@@ -188,7 +193,7 @@ let configGen: Gen<Config> =
               Groups = groups
               Rules = []
               Default = None
-              Settings = emptySettings
+              Settings = Settings.empty
               SettingsAt = Map.empty }
     }
 
@@ -201,23 +206,23 @@ module Laws =
     [<Property>]
     let ``one entry per new group, matched by name`` (before: Config) (after: Config) =
         let carried = Reload.carry before after
-        let olds = Reload.groups before
+        let olds = Model.groups before
 
-        carried.Length = (Reload.groups after).Length
+        carried.Length = (Model.groups after).Length
         && Array.forall2
             (fun (g: Group) (c: Reload.GroupCarry) ->
                 match c.From with
                 | Some i -> olds[i].Name = g.Name
                 | None -> olds |> Array.forall (fun o -> o.Name <> g.Name))
-            (Reload.groups after)
+            (Model.groups after)
             carried
 
     [<Property>]
     let ``a kept position picks the same relays from there on`` (before: Config) (after: Config) (start: uint16) =
         let carried = Reload.carry before after
-        let olds = Reload.groups before
+        let olds = Model.groups before
 
-        Array.zip (Reload.groups after) carried
+        Array.zip (Model.groups after) carried
         |> Array.forall (fun (g, c) ->
             not c.KeepPosition
             || (let old = olds[c.From.Value]
@@ -231,9 +236,9 @@ module Laws =
     [<Property>]
     let ``the position is kept exactly when the members are unchanged`` (before: Config) (after: Config) =
         let carried = Reload.carry before after
-        let olds = Reload.groups before
+        let olds = Model.groups before
 
-        Array.zip (Reload.groups after) carried
+        Array.zip (Model.groups after) carried
         |> Array.forall (fun (g, c) ->
             let unchanged =
                 match c.From with
@@ -249,9 +254,9 @@ module Laws =
     [<Property>]
     let ``a counter carries exactly from the same relay of the same group`` (before: Config) (after: Config) =
         let carried = Reload.carry before after
-        let olds = Reload.groups before
+        let olds = Model.groups before
 
-        Array.zip (Reload.groups after) carried
+        Array.zip (Model.groups after) carried
         |> Array.forall (fun (g, c) ->
             c.Counters.Length = g.Members.Length
             && g.Members

@@ -9,43 +9,63 @@ open FsCheck
 open FsCheck.FSharp
 open FsCheck.Xunit
 open Router.Core
-open Router.Core.Config
-open Router.Core.Routing
+open Router.Core.ConfigTree
+open Router.Core.Diagnostics
+open Router.Core.Model
+open Router.Core.Settings
+open Router.Core.Validation
+open Router.Core.Lookup
 open Router.Core.Tests.WrrTests
 
 let window = 60000L
 
-let pickFrom (g: Group) = PickFrom(g, Rules.DefaultRule)
+/// The target of a group, as a rule names it.
+let pickFrom (g: Group) = Group g
 
-/// A router reduced to its pure parts: the WRR state of one group and the window.
-type Model =
-    { Wrr: Wrr.State
-      Table: Repeat.Table }
+/// The shipped lookup with every key routed to group g (its only relays, no rules).
+let planFor (g: Group) =
+    Lookup.plan
+        DeferMail
+        { File = "test.yaml"
+          Relays = g.Members
+          AllServers = { g with Index = 0 }
+          Groups = []
+          Rules = []
+          Default = None
+          Settings = Settings.empty
+          SettingsAt = Map.empty }
 
-/// One lookup: the relay answered, whether it was a repeat, and the model after it.
+/// What the shell keeps between lookups: the group's position and the window.
+type Model = { Position: int64; Table: Repeat.Table }
+
+/// One lookup through Lookup.decide, the shell's one step (the position moves on a pick
+/// only), Lookup.finish and Lookup.remember: the relay answered, whether it was a repeat,
+/// and the model after it.
 let lookup (g: Group) (now: int64) (key: string) (model: Model) =
-    let decision = pickFrom g
+    let plan = planFor g
+    let struct (decision, table) = Lookup.decide plan model.Table now (Address.ofText key) NotQueried
 
-    match Repeat.recall now key decision model.Table with
-    | struct (Some relay, table) -> (relay, true), { model with Table = table }
-    | struct (None, table) ->
-        let relay, wrr = Wrr.pick g model.Wrr
+    match decision with
+    | Again(_, relay, _) -> (relay, true), { model with Table = table }
+    | Pick _ ->
+        let outcome = Lookup.finish plan decision model.Position
 
-        (relay, false),
-        { Wrr = wrr
-          Table = Repeat.remember now key decision relay table }
+        (outcome.Relay.Value, false),
+        { Position = (model.Position + 1L) % int64 g.Schedule.Length
+          Table = Lookup.remember now key decision outcome table }
+    | _ -> failwith "every key picks from the group"
 
 /// The relay a recall answered with, if any.
-let recalled (struct (relay: Relay option, _: Repeat.Table)) = relay
+let recalled (struct (relay: Relay voption, _: Repeat.Table)) = Option.ofValueOption relay
 
 let fresh capacity =
-    { Wrr = Wrr.initial
+    { Position = 0L
       Table = Repeat.create window capacity }
 
 /// A lookup at a position of the round robin other than the start.
 let at (g: Group) (position: int) capacity =
     { fresh capacity with
-        Wrr = { Position = int64 position % int64 g.Schedule.Length } }
+        Position = int64 position % int64 g.Schedule.Length }
 
 type Gens =
     static member Weights() = Arb.fromGen weightsGen
@@ -63,7 +83,7 @@ module Laws =
         let g = group weights
         let dt = int64 delay.Get % window
         let model = at g start.Get 100
-        let p = model.Wrr.Position
+        let p = model.Position
         let (first, firstRepeat), m1 = lookup g (int64 t0.Get) "u@x.test" model
         let (again, repeated), m2 = lookup g (int64 t0.Get + dt) "u@x.test" m1
         // the next key gets the next relay of the cycle, as if the repeat had not happened
@@ -73,20 +93,20 @@ module Laws =
         && repeated
         && again = first
         && first = Wrr.at g p
-        && m2.Wrr = m1.Wrr
+        && m2.Position = m1.Position
         && next = Wrr.at g (p + 1L)
 
     [<Property>]
     let ``outside the window a lookup picks anew`` (weights: int array) (start: NonNegativeInt) (late: NonNegativeInt) =
         let g = group weights
         let model = at g start.Get 100
-        let p = model.Wrr.Position
+        let p = model.Position
         let _, m1 = lookup g 1000L "u@x.test" model
         let (relay, repeated), m2 = lookup g (1000L + window + int64 late.Get) "u@x.test" m1
 
         not repeated
         && relay = Wrr.at g (p + 1L)
-        && m2.Wrr.Position = (m1.Wrr.Position + 1L) % int64 g.Schedule.Length
+        && m2.Position = (m1.Position + 1L) % int64 g.Schedule.Length
 
     [<Property>]
     let ``only the first repeat is answered from the window (consume-once)``
@@ -96,7 +116,7 @@ module Laws =
         =
         let g = group weights
         let model = at g start.Get 100
-        let p = model.Wrr.Position
+        let p = model.Position
         let dt = int64 delay.Get % (window / 3L)
         let _, m1 = lookup g 0L "u@x.test" model
         let (_, second), m2 = lookup g dt "u@x.test" m1
@@ -146,7 +166,7 @@ module Laws =
         let picked =
             answers |> List.filter (fun (_, _, repeated) -> not repeated) |> List.map (fun (_, r, _) -> r.Index)
 
-        (fst final).Wrr.Position = int64 n % int64 g.Schedule.Length
+        (fst final).Position = int64 n % int64 g.Schedule.Length
         && List.sort used = List.sort (List.init n (fun p -> (Wrr.at g (int64 p)).Index))
         && picked = List.init n (fun p -> (Wrr.at g (int64 p)).Index)
 
@@ -206,10 +226,10 @@ let ``a relay whose weight became 0 is not repeated`` () =
 [<Fact>]
 let ``a direct relay is repeated too, so that the stats count it once`` () =
     let relay = (group [| 1 |]).Members[0]
-    let direct = Direct(relay, Rules.DefaultRule)
+    let direct = Relay relay
     let table = Repeat.remember 0L "vip@x.test" direct relay (Repeat.create window 10)
     let struct (again, table') = Repeat.recall 1L "vip@x.test" direct table
-    Assert.Equal(Some relay, again)
+    Assert.Equal(ValueSome relay, again)
     Assert.Equal(0, Repeat.count table')
 
 [<Fact>]
@@ -217,7 +237,7 @@ let ``decisions without a relay are neither remembered nor repeated`` () =
     let relay = (group [| 1 |]).Members[0]
     let empty = Repeat.create window 10
 
-    for decision in [ Refuse(NoResultText, ValueNone); Defer "DNS failure" ] do
+    for decision in [ NoResult ] do
         let table = Repeat.remember 0L "u@x.test" decision relay empty
         Assert.Equal(0, Repeat.count table)
         Assert.Equal(None, Repeat.recall 1L "u@x.test" decision table |> recalled)

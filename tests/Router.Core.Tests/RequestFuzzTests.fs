@@ -67,7 +67,7 @@ let ``a malformed request's 400 reply is one well-formed line`` () =
         match parse (ReadOnlySpan bytes) with
         | Get _ -> true
         | Malformed reason ->
-            let wire = Encoding.ASCII.GetString(encode (TempFail reason))
+            let wire = Encoding.ASCII.GetString(encode (Reply.Defer reason))
 
             wire.StartsWith "400 "
             && wire.Length > 5

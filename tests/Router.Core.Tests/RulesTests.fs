@@ -7,22 +7,23 @@ open FsCheck
 open FsCheck.FSharp
 open FsCheck.Xunit
 open Router.Core
-open Router.Core.Config
-open Router.Core.Routing
+open Router.Core.ConfigTree
+open Router.Core.Model
+open Router.Core.Lookup
 open Router.Core.Tests.Tree
 
 let mx (preference: int) (host: string) : Rules.Mx = { Preference = preference; Host = host }
 
+/// The decision of the shipped lookup for a config under the `defer` policy, window off.
+let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision =
+    let struct (decision, _) = Lookup.decide (Lookup.plan Settings.DeferMail config) Repeat.off 0L key mx
+    decision
+
 /// The reply line for a key, picking the first relay of a group (position 0).
 let answer (config: Config) (key: string) (mx: MxAnswer) =
-    let decision = decide config (Address.ofText key) mx
-
-    let relay =
-        match decision with
-        | PickFrom(group, _) -> Some(Wrr.at group 0L)
-        | _ -> None
-
-    CodecTests.ascii (TcpTable.encode (reply decision relay))
+    let plan = Lookup.plan Settings.DeferMail config
+    let struct (decision, _) = Lookup.decide plan Repeat.off 0L (Address.ofText key) mx
+    CodecTests.ascii (TcpTable.encode (Lookup.finish plan decision 0L).Reply)
 
 /// The answer DNS gives, as the resolver caches it: sorted once.
 let mxHosts (records: Rules.Mx list) : MxAnswer = Hosts(Rules.sortHosts records)
@@ -31,16 +32,17 @@ let mxHosts (records: Rules.Mx list) : MxAnswer = Hosts(Rules.sortHosts records)
 let inOrder (hosts: string list) : Rules.Hosts =
     Rules.sortHosts (hosts |> List.mapi (fun i h -> mx i h))
 
-/// The target a decision of the rules names, and why.
-let targetAndReason (decision: Decision) : Target * Rules.Reason =
+/// The name of the target a decision of the rules names, and why.
+let targetAndReason (decision: Decision) : string * Rules.Reason =
     match decision with
-    | PickFrom(group, reason) -> ToGroup group.Name, reason
-    | Direct(relay, reason) -> ToServer relay.Name, reason
-    | Refuse(_, ValueSome reason) -> NoResult, reason
-    | Refuse(_, ValueNone)
+    | Pick(group, reason) -> group.Name, reason
+    | Direct(relay, reason) -> relay.Name, reason
+    | Refuse(ValueSome reason) -> NoResultText, reason
+    | Again _
+    | Refuse ValueNone
     | Defer _ -> failwith "not a decision of the rules"
 
-let decideRules (config: Config) (key: Address.Key) (hosts: string list) : Target * Rules.Reason =
+let decideRules (config: Config) (key: Address.Key) (hosts: string list) : string * Rules.Reason =
     targetAndReason (decide config key (Hosts(inOrder hosts)))
 
 let targetOf (config: Config) (key: string) (hosts: string list) =
@@ -92,28 +94,28 @@ let ``every rule is tried for the first host before the second host`` () =
     let config = load (example 0 + "\n  hostb: bad\n  hosta: good")
     let key = Address.ofText "u@contoso.org"
     let target, reason = decideRules config key [ "hosta.net"; "hostb.net" ]
-    Assert.Equal(ToGroup "good", target)
+    Assert.Equal("good", target)
     Assert.Equal(Rules.MxRule(config.Rules |> List.find (fun r -> r.Pattern = "hosta"), "hosta.net"), reason)
 
 [<Fact>]
 let ``a rule matches when it equals the key, is part of the key or part of a host`` () =
     let config = load (example 4)
-    Assert.Equal(ToGroup "bad", targetOf config "john@example.com" [])
-    Assert.Equal(ToGroup "good", targetOf config "someone@sub.example.com" [])
-    Assert.Equal(ToGroup "good", targetOf config "a@contoso.com" [ "contoso-com.mail.protection.outlook.com" ])
-    Assert.Equal(NoResult, targetOf config "a@contoso.com" [ "mx.contoso.com" ])
+    Assert.Equal("bad", targetOf config "john@example.com" [])
+    Assert.Equal("good", targetOf config "someone@sub.example.com" [])
+    Assert.Equal("good", targetOf config "a@contoso.com" [ "contoso-com.mail.protection.outlook.com" ])
+    Assert.Equal(NoResultText, targetOf config "a@contoso.com" [ "mx.contoso.com" ])
 
 [<Fact>]
 let ``the first matching rule wins`` () =
     let config = load (example 4)
     // john@example.com also contains example.com, a later rule
-    Assert.Equal(ToGroup "bad", targetOf config "john@example.com" [ "mail.protection.outlook.com" ])
+    Assert.Equal("bad", targetOf config "john@example.com" [ "mail.protection.outlook.com" ])
 
 [<Fact>]
 let ``default is never a pattern`` () =
     let config = load (example 4)
-    Assert.Equal(NoResult, targetOf config "default" [])
-    Assert.Equal(NoResult, targetOf config "default@default.org" [ "default.org" ])
+    Assert.Equal(NoResultText, targetOf config "default" [])
+    Assert.Equal(NoResultText, targetOf config "default@default.org" [ "default.org" ])
     Assert.DoesNotContain(config.Rules, fun r -> r.Pattern = "default")
 
 [<Fact>]
@@ -121,15 +123,15 @@ let ``rules on the address apply when the domain has no MX records`` () =
     let config = load (example 0)
     let key = Address.ofText "john@example.com"
     let target, reason = decideRules config key []
-    Assert.Equal(ToGroup "bad", target)
+    Assert.Equal("bad", target)
     Assert.Equal(Rules.AddressRule config.Rules.Head, reason)
 
 [<Fact>]
 let ``no rule matched: the default target, else all servers`` () =
     let withDefault = load (example 2)
-    Assert.Equal((NoResult, Rules.DefaultRule), decideRules withDefault (Address.ofText "a@b.org") [ "mx.b.org" ])
+    Assert.Equal((NoResultText, Rules.DefaultRule), decideRules withDefault (Address.ofText "a@b.org") [ "mx.b.org" ])
     let without = load (example 0 |> fun t -> t.Replace("  default: NO RESULT\n", ""))
-    Assert.Equal((ToGroup AllServersName, Rules.NoRuleMatched), decideRules without (Address.ofText "a@b.org") [])
+    Assert.Equal((AllServersName, Rules.NoRuleMatched), decideRules without (Address.ofText "a@b.org") [])
     // mx4 (perc 100 of 200) has the earliest deadline, so All Servers starts with it.
     Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer without "a@b.org" (mxHosts []))
 
@@ -148,7 +150,7 @@ let ``a server name targets that relay directly`` () =
 [<Fact>]
 let ``the wildcard key is refused even when a rule would match it`` () =
     let config = load (example 0 + "\n  \"*\": good")
-    Assert.Equal(Refuse("NO RESULT", ValueNone), decide config (Address.ofText "*") NotQueried)
+    Assert.Equal(Refuse ValueNone, decide config (Address.ofText "*") NotQueried)
 
 [<Fact>]
 let ``a DNS failure defers`` () =
@@ -156,10 +158,11 @@ let ``a DNS failure defers`` () =
     Assert.Equal(Defer "timeout", decide config (Address.ofText "john@example.com") (DnsFailure "timeout"))
 
 [<Fact>]
-let ``renderTarget names groups, servers and NO RESULT`` () =
-    Assert.Equal("good", renderTarget (ToGroup "good"))
-    Assert.Equal("mx4", renderTarget (ToServer "mx4"))
-    Assert.Equal("NO RESULT", renderTarget NoResult)
+let ``targetName names groups, servers and NO RESULT`` () =
+    let config = load (example 0)
+    Assert.Equal("good", targetName (Group (tryGroup config "good").Value))
+    Assert.Equal("mx4", targetName (Relay(config.Relays |> Array.find (fun r -> r.Name = "mx4"))))
+    Assert.Equal("NO RESULT", targetName NoResult)
 
 // Properties over generated rule lists: patterns and keys from a small alphabet so that
 // matches are frequent.
@@ -183,8 +186,8 @@ let withRules (rules: (string * string) list) =
                   Target =
                     (match t with
                      | "NO RESULT" -> NoResult
-                     | "mx4" -> ToServer t
-                     | _ -> ToGroup t)
+                     | "mx4" -> Relay(config.Relays |> Array.find (fun r -> r.Name = t))
+                     | _ -> Group (tryGroup config t).Value)
                   Pos = at (i + 1) 3 }) }
 
 type Case = { Rules: (string * string) list; Key: string; Hosts: string list; DefaultAt: int }
@@ -211,13 +214,13 @@ module RuleLaws =
         let target = targetOf config case.Key []
 
         match expected with
-        | Some(p, _) -> target = (config.Rules |> List.find (fun r -> r.Pattern = p)).Target
-        | None -> target = ToGroup AllServersName
+        | Some(p, _) -> target = targetName (config.Rules |> List.find (fun r -> r.Pattern = p)).Target
+        | None -> target = AllServersName
 
     [<Property>]
     let ``a rule that matches the address wins with or without MX hosts when it comes first`` (case: Case) =
         let config = withRules (("a@b", "bad") :: case.Rules)
-        targetOf config "a@b" case.Hosts = ToGroup "bad" && targetOf config "a@b" [] = ToGroup "bad"
+        targetOf config "a@b" case.Hosts = "bad" && targetOf config "a@b" [] = "bad"
 
     [<Property>]
     let ``hosts are tried in order, rules in file order for each`` (case: Case) =
@@ -230,8 +233,8 @@ module RuleLaws =
                 case.Rules |> List.tryFind (fun (p, _) -> case.Key.Contains p || (h <> "" && h.Contains p)))
 
         match expected with
-        | Some(p, _) -> targetOf config case.Key case.Hosts = (config.Rules |> List.find (fun r -> r.Pattern = p)).Target
-        | None -> targetOf config case.Key case.Hosts = ToGroup AllServersName
+        | Some(p, _) -> targetOf config case.Key case.Hosts = targetName (config.Rules |> List.find (fun r -> r.Pattern = p)).Target
+        | None -> targetOf config case.Key case.Hosts = AllServersName
 
     [<Property>]
     let ``where default stands in sender_rules does not matter`` (case: Case) =
@@ -254,67 +257,76 @@ module RuleLaws =
             | target, Rules.DefaultRule -> target, "default"
             | target, Rules.NoRuleMatched -> target, "none"
 
-        outcome first = outcome here && here.Default = Some(ToGroup "bad")
+        outcome first = outcome here && (here.Default |> Option.map targetName) = Some "bad"
 
-    /// The rules as the Python tool's loop reads them, over a list of hosts (the walk before
-    /// hosts were sorted once per DNS answer and rules resolved once per config).
-    let private listWalk (config: Config) (key: Address.Key) (hosts: string list) : Target * Rules.Reason =
-        let passes = if hosts.IsEmpty then [ None ] else List.map Some hosts
+    /// The rule semantics as the README states them, by brute force: of all (pass, rule)
+    /// pairs where the rule matches (equal to the key, part of the key, or part of that
+    /// pass's host; one pass with no host when there are none), the least by pass, then by
+    /// file order; none: the default, else all servers.
+    let private byDefinition (config: Config) (key: Address.Key) (hosts: string list) : string * Rules.Reason =
+        let passes = if hosts.IsEmpty then [| None |] else hosts |> List.map Some |> Array.ofList
+        let rules = Array.ofList config.Rules
 
-        let matched =
-            passes
-            |> List.tryPick (fun host ->
-                config.Rules
-                |> List.tryPick (fun rule ->
-                    if rule.Pattern = key.Text || key.Text.Contains(rule.Pattern, StringComparison.Ordinal) then
-                        Some(rule.Target, Rules.AddressRule rule)
-                    else
-                        match host with
-                        | Some h when h.Contains(rule.Pattern, StringComparison.Ordinal) -> Some(rule.Target, Rules.MxRule(rule, h))
-                        | _ -> None))
+        let matching =
+            [ for p in 0 .. passes.Length - 1 do
+                  for i in 0 .. rules.Length - 1 do
+                      let pattern = rules[i].Pattern
+                      let onKey = key.Text = pattern || key.Text.IndexOf(pattern, StringComparison.Ordinal) >= 0
 
-        match matched, config.Default with
-        | Some found, _ -> found
-        | None, Some target -> target, Rules.DefaultRule
-        | None, None -> ToGroup AllServersName, Rules.NoRuleMatched
+                      let onHost =
+                          match passes[p] with
+                          | Some h -> h.IndexOf(pattern, StringComparison.Ordinal) >= 0
+                          | None -> false
+
+                      if onKey || onHost then
+                          yield (p, i), onKey ]
+
+        if matching.IsEmpty then
+            match config.Default with
+            | Some target -> targetName target, Rules.DefaultRule
+            | None -> AllServersName, Rules.NoRuleMatched
+        else
+            let (p, i), onKey = matching |> List.minBy fst
+            let rule = rules[i]
+            targetName rule.Target, (if onKey then Rules.AddressRule rule else Rules.MxRule(rule, passes[p].Value))
 
     /// MX records for a case's hosts: mixed case, some with a trailing dot, preferences repeating.
     let private records (hosts: string list) : Rules.Mx list =
         hosts |> List.mapi (fun i h -> mx (i % 3) (if i % 2 = 0 then h.ToUpperInvariant() + "." else h))
 
     [<Property>]
-    let ``deciding over the sorted hosts agrees with the list walk of the rules`` (case: Case) =
+    let ``deciding over the sorted hosts agrees with the rules' definition, by brute force`` (case: Case) =
+        let ruled = withRules case.Rules
+
         let config =
-            { withRules case.Rules with
-                Default = if case.DefaultAt % 2 = 1 then Some(ToGroup "bad") else None }
+            { ruled with
+                Default = if case.DefaultAt % 2 = 1 then Some(Group (tryGroup ruled "bad").Value) else None }
 
         let key = Address.ofText case.Key
         let sorted = Rules.sortHosts (records case.Hosts)
-        targetAndReason (decide config key (Hosts sorted)) = listWalk config key (Rules.hostNames sorted)
+        targetAndReason (decide config key (Hosts sorted)) = byDefinition config key (Rules.hostNames sorted)
 
     [<Property>]
-    let ``an answer is the reply and its encoding, one shared array for a relay or NO RESULT`` (case: Case) =
+    let ``a relay's 200 and NO RESULT's 500 are the bytes the plan prepared, shared`` (case: Case) (position: int) =
         let config = withRules case.Rules
-        let prepared = plan config
+        let plan = Lookup.plan Settings.DeferMail config
+        let prepared = TcpTable.prepare (Lookup.answers plan)
         let key = Address.ofText case.Key
 
         [ Hosts(inOrder case.Hosts); NotQueried; DnsFailure "SERVFAIL" ]
         |> List.forall (fun mx ->
-            let decision = decideWith DeferMail prepared key mx
+            let struct (decision, _) = Lookup.decide plan Repeat.off 0L key mx
+            let reply = (Lookup.finish plan decision (int64 position)).Reply
+            let first = TcpTable.bytes prepared reply
+            let again = TcpTable.bytes prepared reply
 
-            ValueNone :: [ for r in config.Relays -> ValueSome r ]
-            |> List.forall (fun relay ->
-                let first = Routing.answer prepared decision relay
-                let again = Routing.answer prepared decision relay
-                let expected = reply decision (ValueOption.toOption relay)
+            let shared =
+                match reply with
+                | Reply.Found _
+                | Reply.NotFound -> obj.ReferenceEquals(first, again)
+                | Reply.Defer _ -> true
 
-                let shared =
-                    match expected with
-                    | TcpTable.Found _ -> obj.ReferenceEquals(first.Bytes, again.Bytes)
-                    | TcpTable.NotFound _ -> obj.ReferenceEquals(first.Bytes, again.Bytes)
-                    | TcpTable.TempFail _ -> true
-
-                first.Reply = expected && first.Bytes = TcpTable.encode expected && shared))
+            first = TcpTable.encode reply && shared)
 
 let hostGen =
     Gen.map2 mx (Gen.choose (0, 3)) (Gen.elements [ "."; ""; "a.example"; "A.Example."; "b.example"; "mx.B.example."; "a.example."; "c" ])
@@ -333,11 +345,3 @@ let ``sorted hosts: by preference then name, lower case, no trailing dot, distin
         && List.distinct names = names
         && names |> List.forall (fun n -> n = n.ToLowerInvariant() && not (n.EndsWith ".") && n <> "")
         && names |> List.pairwise |> List.forall (fun (a, b) -> compare (rank a) (rank b) < 0))
-
-[<Fact>]
-let ``a relay of another config is answered with its own address, not the plan's`` () =
-    let config = load (example 0)
-    let other = load ((example 0).Replace("relay:[mx1.example.com]:25", "relay:[mx9.example.com]:25"))
-    let mx1 = other.Relays |> Array.find (fun r -> r.Name = "mx1")
-    let reply = Routing.answer (plan config) (Direct(mx1, Rules.DefaultRule)) ValueNone
-    Assert.Equal("200 relay:[mx9.example.com]:25\n", CodecTests.ascii reply.Bytes)

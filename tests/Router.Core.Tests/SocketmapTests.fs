@@ -286,10 +286,10 @@ let ``OK with an empty relay becomes TEMP`` () =
     Assert.Equal("16:TEMP empty relay,", wire (Found ""))
 
 [<Fact>]
-let ``tcp_table replies map to the same socketmap answers`` () =
-    Assert.Equal(Found "smtp:[192.0.2.4]:587", ofTcpTable (TcpTable.Found "smtp:[192.0.2.4]:587"))
-    Assert.Equal(NotFound, ofTcpTable (TcpTable.NotFound Config.NoResultText))
-    Assert.Equal(Temp "SERVFAIL", ofTcpTable (TcpTable.TempFail "SERVFAIL"))
+let ``the router's replies map to socketmap answers`` () =
+    Assert.Equal(Found "smtp:[192.0.2.4]:587", ofReply (Router.Core.Reply.Found("smtp:[192.0.2.4]:587", 3)))
+    Assert.Equal(NotFound, ofReply Router.Core.Reply.NotFound)
+    Assert.Equal(Temp "SERVFAIL", ofReply (Router.Core.Reply.Defer "SERVFAIL"))
 
 let replyGen: Gen<Reply> =
     gen {

@@ -4,7 +4,11 @@ module Router.Core.Tests.StatsTests
 open System
 open Xunit
 open Router.Core
-open Router.Core.Config
+open Router.Core.ConfigTree
+open Router.Core.Diagnostics
+open Router.Core.Model
+open Router.Core.Settings
+open Router.Core.Validation
 open Router.Core.Tests.Tree
 
 [<Fact>]

@@ -4,7 +4,11 @@
 module Router.Core.Tests.Tree
 
 open System
-open Router.Core.Config
+open Router.Core
+open Router.Core.ConfigTree
+open Router.Core.Diagnostics
+open Router.Core.Model
+open Router.Core.Validation
 
 let at line column = { Line = line; Column = column }
 let nowhere = at 1 1
@@ -103,40 +107,34 @@ let yaml (text: string) : Node =
         let _, indent, _ = lines[0]
         fst (block 0 indent)
 
-/// PRODUCT.md's example config, with `default: NO RESULT` at the given rule position
-/// (0 = first, 4 = last).
+/// The shipped postfix-mx-smart-router.yaml.example, found above the test assembly.
+let exampleFile () : string =
+    let rec up (dir: IO.DirectoryInfo | null) =
+        match dir with
+        | null -> failwith "postfix-mx-smart-router.yaml.example not found above the test assembly"
+        | d ->
+            let candidate = IO.Path.Combine(d.FullName, "postfix-mx-smart-router.yaml.example")
+            if IO.File.Exists candidate then candidate else up d.Parent
+
+    IO.File.ReadAllText(up (IO.DirectoryInfo AppContext.BaseDirectory))
+
+/// The shipped example config, with its `default: NO RESULT` moved to the given rule
+/// position (0 = first, 4 = last) and comments dropped.
 let example (defaultAt: int) =
-    let rules =
-        [ "  john@example.com: bad"
-          "  vip@example.com: mx4"
-          "  protection.outlook.com: good"
-          "  example.com: good" ]
+    let lines =
+        (exampleFile ()).Replace("\r", "").Split('\n')
+        |> Array.map (fun l ->
+            let cut = l.IndexOf " #"
+            (if cut >= 0 then l.Substring(0, cut) else l).TrimEnd())
+        |> Array.filter (fun l -> l <> "" && not (l.TrimStart().StartsWith "#"))
+        |> List.ofArray
 
-    let withDefault =
-        List.take defaultAt rules @ [ "  default: NO RESULT" ] @ List.skip defaultAt rules
-
-    String.Join(
-        "\n",
-        [ "config:"
-          "  log_file: /var/log/postfix-mx-smart-router/routing.log"
-          "servers:"
-          "  names:"
-          "    mx1:"
-          "      address: relay:[mx1.example.com]:25"
-          "      perc: 40"
-          "    mx2:"
-          "      address: relay:[mx2.example.com]:25"
-          "      perc: 40"
-          "    mx3:"
-          "      address: relay:[mx3.example.com]:25"
-          "      perc: 20"
-          "    mx4:"
-          "      address: smtp:[192.0.2.4]:587"
-          "  good: [mx1, mx2, mx3]"
-          "  bad: [mx3, mx4]"
-          "sender_rules:" ]
-        @ withDefault
-    )
+    let head = lines |> List.takeWhile (fun l -> l <> "sender_rules:")
+    let rules = lines |> List.skipWhile (fun l -> l <> "sender_rules:") |> List.tail |> List.filter (fun l -> l <> "  default: NO RESULT")
+    let withDefault = List.take defaultAt rules @ [ "  default: NO RESULT" ] @ List.skip defaultAt rules
+    // The fixture also names a routing log (the shipped file leaves config: empty).
+    let head = head |> List.collect (fun l -> if l = "config:" then [ l; "  log_file: /var/log/postfix-mx-smart-router/routing.log" ] else [ l ])
+    String.Join("\n", head @ [ "sender_rules:" ] @ withDefault)
 
 /// Validates YAML text that must be valid.
 let load (text: string) : Config =
@@ -149,3 +147,14 @@ let diagnostics (text: string) : string list =
     match validate "test.yaml" (yaml text) with
     | Ok(_, warnings) -> warnings |> List.map render
     | Result.Error all -> all |> List.map render
+
+/// The shipped lookup's decision for a key under a DNS failure policy, window off.
+let decideWith (policy: Settings.DnsFailurePolicy) (config: Config) (key: Address.Key) (mx: Lookup.MxAnswer) : Lookup.Decision =
+    let struct (decision, _) = Lookup.decide (Lookup.plan policy config) Repeat.off 0L key mx
+    decision
+
+/// The decision and its outcome at position 0 (the first pick of a group), `defer` policy.
+let lookupAt0 (config: Config) (key: Address.Key) (mx: Lookup.MxAnswer) : Lookup.Decision * Lookup.Outcome =
+    let plan = Lookup.plan Settings.DeferMail config
+    let struct (decision, _) = Lookup.decide plan Repeat.off 0L key mx
+    decision, Lookup.finish plan decision 0L

@@ -7,7 +7,7 @@ open FsCheck
 open FsCheck.FSharp
 open FsCheck.Xunit
 open Router.Core
-open Router.Core.Config
+open Router.Core.Model
 
 /// Up to 16 servers, weights 0..100 (zeros frequent), at least one nonzero.
 let weightsGen: Gen<int array> =
@@ -29,6 +29,7 @@ type Weights =
 
 let group (weights: int array) : Group =
     { Name = "g"
+      Index = 1
       Members =
         weights
         |> Array.mapi (fun i w ->
@@ -136,17 +137,6 @@ module Laws =
     [<Property>]
     let ``after every prefix the lag stays within Tijdeman's bound`` (weights: int array) =
         withinBound weights (picks weights (2 * Array.sum weights))
-
-    [<Property>]
-    let ``pick is a fold whose n-th step is at n`` (weights: int array) (steps: byte) =
-        let g = group weights
-        let n = int steps + Array.sum weights
-
-        let folded, final =
-            List.mapFold (fun state _ -> Wrr.pick g state) Wrr.initial [ 1..n ]
-
-        folded = List.init n (fun p -> Wrr.at g (int64 p))
-        && (fst (Wrr.pick g final)) = Wrr.at g (int64 n)
 
 [<Fact>]
 let ``nginx smooth WRR exceeds the bound where ours stays within it`` () =
