@@ -4,58 +4,6 @@ using Router.Core;
 namespace Router.Native;
 
 /// <summary>
-/// One cached MX answer and its clock, in <see cref="Environment.TickCount64"/> milliseconds.
-/// Fresh until <see cref="FreshUntil"/>; refreshed in the background when asked for from
-/// <see cref="PrefetchAt"/> on (the last tenth of its life); after it expires it may still
-/// cover a DNS failure until <see cref="StaleUntil"/> (RFC 8767).
-/// </summary>
-public sealed class CacheEntry
-{
-    /// <summary>Last-use times closer than this are not written (hits on a hot domain share one cache line).</summary>
-    private const long TouchResolution = 1000;
-
-    public readonly Lookup.MxAnswer Answer;
-    public readonly long StoredAt;
-    public readonly long FreshUntil;
-    public readonly long PrefetchAt;
-    public readonly long StaleUntil;
-
-    /// <summary>After a failed refresh, DNS is not asked again for this long (RFC 8767's failure recheck).</summary>
-    public readonly long RecheckAfterFailure;
-
-    private static long s_stored;
-
-    /// <summary>Order of creation: breaks ties between equal last-use times (oldest first).</summary>
-    public readonly long Sequence = Interlocked.Increment(ref s_stored);
-
-    private long _lastUsed;
-    private long _retryAfter;
-
-    public CacheEntry(Lookup.MxAnswer answer, long now, long lifetimeMs, long staleLimitMs)
-    {
-        Answer = answer;
-        StoredAt = now;
-        FreshUntil = now + lifetimeMs;
-        PrefetchAt = FreshUntil - lifetimeMs / 10;
-        StaleUntil = FreshUntil + staleLimitMs;
-        RecheckAfterFailure = Math.Clamp(lifetimeMs, 1000, 30_000);
-        _lastUsed = now;
-    }
-
-    public long LastUsed => Volatile.Read(ref _lastUsed);
-
-    /// <summary>0 while DNS has not failed to refresh this entry; else when to ask again.</summary>
-    public long RetryAfter => Volatile.Read(ref _retryAfter);
-
-    public void Touch(long now)
-    {
-        if (now - Volatile.Read(ref _lastUsed) >= TouchResolution) Volatile.Write(ref _lastUsed, now);
-    }
-
-    public void RefreshFailed(long now) => Volatile.Write(ref _retryAfter, now + RecheckAfterFailure);
-}
-
-/// <summary>
 /// The router's MX cache: at most <c>capacity</c> domains. A store that makes it overflow
 /// evicts the least recently used tenth (at least one entry); a timer sweeps out entries
 /// that can no longer be served, even stale. Lookups never wait for either: the map is a
@@ -74,7 +22,7 @@ public sealed class DnsCache : IDisposable
     private long _swept;
 
     /// <param name="capacity">The most entries kept (at least 1).</param>
-    /// <param name="sweepEvery">How often expired entries are swept out.</param>
+    /// <param name="sweepEvery">How often expired entries are swept out (<see cref="MxCachePolicy.sweepEvery"/>).</param>
     public DnsCache(int capacity, TimeSpan sweepEvery)
     {
         _capacity = Math.Max(1, capacity);
@@ -122,7 +70,7 @@ public sealed class DnsCache : IDisposable
         int removed = 0;
         foreach (var pair in _map)
         {
-            if (now >= pair.Value.StaleUntil && Remove(pair)) removed++;
+            if (MxCachePolicy.state(pair.Value.Times, now).IsExpired && Remove(pair)) removed++;
         }
         Interlocked.Add(ref _swept, removed);
         return removed;

@@ -3,10 +3,12 @@ using static Router.Native.Tests.Example;
 
 namespace Router.Native.Tests;
 
-// Issue 4, "Cache", "Single flight", "Serve stale", "Prefetch": each proven by counting the
-// queries the fake DNS server receives (and, where it says more, the router's own -v
-// counters). Each class runs in parallel with the others; the waits are TTLs of a few
-// seconds, never "must finish within".
+// The README's "Cache" and "When DNS fails": single flight, and the shell applying the
+// cache policy in each of an entry's states (fresh, prefetch, stale, expired), each proven
+// by counting the queries the fake DNS server receives (and, where it says more, the
+// router's own -v counters). The policy's numbers themselves are laws in the core's
+// MxCachePolicyTests. Each class runs in parallel with the others; the waits are TTLs of a
+// few seconds, never "must finish within".
 
 /// <summary>Concurrent lookups of one cold domain make exactly one query, whatever DNS answers.</summary>
 public class DnsSingleFlightTests

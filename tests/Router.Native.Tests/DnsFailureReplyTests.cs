@@ -3,7 +3,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 4: every DNS outcome ends in a documented reply. With nothing cached, a DNS
+/// Every DNS outcome ends in a documented reply. With nothing cached, a DNS
 /// failure (SERVFAIL, REFUSED, time-out, garbage) is 400 under --dns-failure-policy defer
 /// and the default target under default; NXDOMAIN, no data and a null MX are "no hosts";
 /// a truncated answer is asked again over TCP.

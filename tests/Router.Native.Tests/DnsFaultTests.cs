@@ -5,7 +5,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, DNS faults mid-run: the DNS server dies (its port closed), goes silent, or
+/// DNS faults mid-run: the DNS server dies (its port closed), goes silent, or
 /// answers garbage for every name, and later comes back. Meanwhile the router answers 400
 /// (or from its cache), never anything else and never hangs; afterwards it recovers by itself.
 /// </summary>

@@ -6,7 +6,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 4, "Resolver": --dns-server repeats and takes IPv6; without it the nameservers
+/// The README's "Servers": --dns-server repeats and takes IPv6; without it the nameservers
 /// and the timeout/attempts options of resolv.conf are used; --dns-timeout and
 /// --dns-retries win; the DNS keys of `config:` work and the command line overrides them.
 /// </summary>
@@ -157,7 +157,7 @@ public class DnsResolverOptionsTests
     }
 }
 
-/// <summary>Real answers from dnsmasq on loopback (issue 4, "Tests").</summary>
+/// <summary>Real answers from dnsmasq on loopback.</summary>
 public class DnsmasqTests
 {
     [Fact]
