@@ -57,10 +57,18 @@ type Target =
     | ToServer of name: string
     | NoResult
 
+/// What a rule's pattern is compared with.
+type Scope =
+    /// The YAML format's rules: the key (equal or a substring) and every MX host.
+    | AnyKeyOrHost
+    /// postfix-mx-pattern-router's lines: the MX hosts only, never the address.
+    | MxHostOnly
+
 type Rule =
     { Pattern: string
       Target: Target
-      Pos: Pos }
+      Pos: Pos
+      Scope: Scope }
 
 /// What a DNS failure does when no cached answer covers it (--dns-failure-policy).
 type DnsFailurePolicy =
@@ -95,7 +103,9 @@ type Settings =
       DnsTimeout: int option
       DnsRetries: int option
       StaleLimit: int option
-      DnsFailurePolicy: DnsFailurePolicy option }
+      DnsFailurePolicy: DnsFailurePolicy option
+      /// recipient_delimiter: the characters that start an address extension ("" = off).
+      RecipientDelimiter: string option }
 
 type Config =
     { File: string
@@ -137,7 +147,8 @@ let emptySettings =
       DnsTimeout = None
       DnsRetries = None
       StaleLimit = None
-      DnsFailurePolicy = None }
+      DnsFailurePolicy = None
+      RecipientDelimiter = None }
 
 let private posOf (node: Node) =
     match node with
@@ -362,7 +373,11 @@ let private rules (sink: Sink) (relays: Relay array) (groups: string list) (sect
                     )
                 | None -> ()
 
-                found.Add { Pattern = lowered; Target = t; Pos = pos }
+                found.Add
+                    { Pattern = lowered
+                      Target = t
+                      Pos = pos
+                      Scope = AnyKeyOrHost }
             | _ -> ()
 
     List.ofSeq found, fallback
@@ -431,6 +446,18 @@ let private settings (sink: Sink) (section: Node) : Settings =
                         None
 
             s <- { s with DnsFailurePolicy = policy }
+        | "recipient_delimiter" ->
+            let delimiters =
+                match text key value with
+                | None -> None
+                | Some t ->
+                    match Address.parseDelimiters t with
+                    | Ok d -> Some d
+                    | Result.Error message ->
+                        sink.Error(posOf value, "config." + key + ": " + message)
+                        None
+
+            s <- { s with RecipientDelimiter = delimiters }
         | _ -> sink.Warn(pos, "unknown key " + quote key + " in config (ignored)")
 
     s
@@ -544,3 +571,10 @@ let tryGroup (config: Config) (name: string) : Group option =
         Some config.AllServers
     else
         config.Groups |> List.tryFind (fun g -> g.Name = name)
+
+/// The config with another recipient delimiter (the command line's, which wins over the file's).
+let withRecipientDelimiter (delimiters: string) (config: Config) : Config =
+    { config with
+        Settings =
+            { config.Settings with
+                RecipientDelimiter = Some delimiters } }

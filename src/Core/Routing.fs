@@ -50,7 +50,9 @@ type Plan =
           FallbackReason: Rules.Reason
           /// By relay index.
           Found: Answer array
-          Refused: Answer }
+          Refused: Answer
+          /// recipient_delimiter ("" = off): address rules also match the key without its extension.
+          Delimiters: string }
 
 let private encoded (reply: TcpTable.Reply) : Answer =
     { Reply = reply
@@ -78,7 +80,8 @@ let plan (config: Config) : Plan =
       Fallback = resolve config (config.Default |> Option.defaultValue (ToGroup AllServersName))
       FallbackReason = if config.Default.IsSome then Rules.DefaultRule else Rules.NoRuleMatched
       Found = config.Relays |> Array.map (fun r -> encoded (TcpTable.Found r.Address))
-      Refused = encoded (TcpTable.NotFound NoResultText) }
+      Refused = encoded (TcpTable.NotFound NoResultText)
+      Delimiters = config.Settings.RecipientDelimiter |> Option.defaultValue "" }
 
 let private decision (resolved: Resolved) (reason: Rules.Reason) : Decision =
     match resolved with
@@ -88,7 +91,8 @@ let private decision (resolved: Resolved) (reason: Rules.Reason) : Decision =
     | Unresolved text -> Defer text
 
 let private route (plan: Plan) (key: Address.Key) (hosts: Rules.Hosts) : Decision =
-    let struct (index, reason) = Rules.firstMatch plan.Rules key.Text hosts
+    let baseKey = Address.baseAddress plan.Delimiters key.Text
+    let struct (index, reason) = Rules.firstMatchWithBase plan.Rules key.Text baseKey hosts
 
     if index >= 0 then
         decision plan.Targets[index] reason
