@@ -48,6 +48,8 @@ public sealed class Options
     public List<Router.Core.Allow.Network> Allow { get; } = new();
     public int? MaxConnections { get; private set; }
     public int? RepeatWindow { get; private set; }
+    /// <summary>--recipient-delimiter; null when not given, "" when turned off.</summary>
+    public string? RecipientDelimiter { get; private set; }
 
     public const string Usage =
         "usage: postfix-mx-smart-router [options]\n" +
@@ -74,6 +76,10 @@ public sealed class Options
         "  --repeat-window SEC      answer a key asked again within SEC once more with the same relay,\n" +
         "                           without a new pick (Postfix asking twice per message; 0 = off,\n" +
         "                           the default)\n" +
+        "  --recipient-delimiter CHARS\n" +
+        "                           a rule naming an address also matches it with an extension:\n" +
+        "                           from any one of CHARS to the @, as Postfix's\n" +
+        "                           recipient_delimiter (e.g. + or +-; empty = off, the default)\n" +
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
         "  --metrics ADDR:PORT      serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)\n" +
@@ -178,6 +184,9 @@ public sealed class Options
                 case "--repeat-window":
                     o.RepeatWindow = ParseSeconds(name, Value());
                     break;
+                case "--recipient-delimiter":
+                    o.RecipientDelimiter = ParseRecipientDelimiter(name, Value());
+                    break;
                 case "--socketmap-port":
                     o.SocketmapPort = ParsePort(name, Value());
                     break;
@@ -231,6 +240,14 @@ public sealed class Options
         if (!ok)
             throw new UsageException(flag, "not a socketmap name (no spaces or colons): " + Quote(text));
         return text;
+    }
+
+    /// <summary>Delimiter characters for address extensions; "" turns them off.</summary>
+    public static string ParseRecipientDelimiter(string flag, string text)
+    {
+        var parsed = Router.Core.Address.parseDelimiters(text);
+        if (parsed.IsError) throw new UsageException(flag, parsed.ErrorValue);
+        return parsed.ResultValue;
     }
 
     public static int ParsePort(string flag, string text)

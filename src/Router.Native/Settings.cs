@@ -27,6 +27,17 @@ public sealed class EffectiveSettings
     public int RepeatWindow { get; init; }
     /// <summary>--metrics / config.metrics; null: no metrics endpoint.</summary>
     public IPEndPoint? Metrics { get; init; }
+    /// <summary>--recipient-delimiter / config.recipient_delimiter; "" = off (the default).</summary>
+    public string RecipientDelimiter { get; init; } = "";
+
+    /// <summary>
+    /// The config to serve: the file's, with the command line's recipient delimiter when one
+    /// was given (lookups read it from the config, so a reload applies the file's).
+    /// </summary>
+    public Config.Config Apply(Config.Config config) =>
+        config.Settings.RecipientDelimiter is { } d && d.Value == RecipientDelimiter
+            ? config
+            : Config.withRecipientDelimiter(RecipientDelimiter, config);
 
     /// <summary>Merges; a bad value in the file is an error line naming the file.</summary>
     public static EffectiveSettings Resolve(Options options, Config.Config config, List<string> errors)
@@ -152,6 +163,7 @@ public sealed class EffectiveSettings
             MaxConnections = maxConnections,
             RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
             Metrics = metrics,
+            RecipientDelimiter = options.RecipientDelimiter ?? file.RecipientDelimiter?.Value ?? "",
         };
     }
 
