@@ -86,6 +86,28 @@ public class PatternRouterTests
         Assert.Equal("500 NO%20RESULT", c.Get("user@[192.0.2.1]"));
     }
 
+    [Fact]
+    public void AReloadReadsTheFileAgainInEitherFormat()
+    {
+        using var dns = new FakeDns();
+        dns.SetMx("apple.test", (10, "mx01.icloud.com"));
+        dns.SetMx("example.com", (10, "mail.example.com"));
+        using var router = RouterProcess.Start(Upstream, dns);
+        using var c = router.Connect();
+        Assert.Equal("200 " + Icloud, c.Get("user@apple.test"));
+
+        Sighup.Reload(router, Upstream.Replace("relay:[icloud-relay.example.com]:587", "smtp:[192.0.2.9]:25"));
+        Assert.Equal("200 smtp:[192.0.2.9]:25", c.Get("user@apple.test"));
+
+        // From the pattern format to YAML with a recipient delimiter, and back.
+        Sighup.Reload(router, "config:\n  recipient_delimiter: \"+\"\n" + Config(DefaultAt.First));
+        Assert.Equal("200 " + Mx4, c.Get("vip+news@example.com"));
+        Assert.Equal("500 NO%20RESULT", c.Get("user@apple.test"));
+        Sighup.Reload(router, Upstream);
+        Assert.Equal("200 " + Icloud, c.Get("user@apple.test"));
+        Assert.Equal("500 NO%20RESULT", c.Get("vip+news@example.com"));
+    }
+
     [Theory]
     [InlineData("--recipient-delimiter", "+-")]
     [InlineData("--recipient-delimiter=+-", null)]
