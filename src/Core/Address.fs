@@ -68,3 +68,50 @@ let ofLowered (text: string) : Key =
 
 /// Builds a Key from the decoded key text (already %XX-decoded, any case).
 let ofText (decoded: string) : Key = ofLowered (decoded.ToLowerInvariant())
+
+// Address extensions (Postfix's recipient_delimiter).
+
+/// Checks a recipient_delimiter value: any characters but '@', white space and control
+/// characters; "" turns extensions off. Lower-cased, as the keys are.
+let parseDelimiters (text: string) : Result<string, string> =
+    if text |> Seq.exists (fun c -> c = '@' || Char.IsWhiteSpace c || Char.IsControl c) then
+        Error(
+            "not a set of delimiter characters such as + or +- (no @, white space or control characters): \""
+            + text
+            + "\""
+        )
+    else
+        Ok(text.ToLowerInvariant())
+
+/// Local parts Postfix never splits (split_addr.c): postmaster, mailer-daemon,
+/// double-bounce; with '-' among the delimiters, owner-foo and foo-request too.
+let private unsplittable (localpart: ReadOnlySpan<char>) (delimiters: string) : bool =
+    localpart.Equals("postmaster".AsSpan(), StringComparison.OrdinalIgnoreCase)
+    || localpart.Equals("mailer-daemon".AsSpan(), StringComparison.OrdinalIgnoreCase)
+    || localpart.Equals("double-bounce".AsSpan(), StringComparison.OrdinalIgnoreCase)
+    || (delimiters.IndexOf '-' >= 0
+        && (localpart.StartsWith("owner-".AsSpan(), StringComparison.OrdinalIgnoreCase)
+            || (localpart.Length > 8
+                && localpart.EndsWith("-request".AsSpan(), StringComparison.OrdinalIgnoreCase))))
+
+/// The key without its address extension, as Postfix strips it: the extension runs from
+/// the first of the delimiter characters in the local part (before the last '@') up to
+/// that '@'. `key` itself (the same string, nothing allocated) when there is no extension:
+/// no delimiters, no '@', no delimiter in the local part, one at its very start (the
+/// local part would be empty), or a local part Postfix never splits.
+let baseAddress (delimiters: string) (key: string) : string =
+    if delimiters.Length = 0 then
+        key
+    else
+        let at = key.LastIndexOf '@'
+
+        if at <= 0 then
+            key
+        else
+            let localpart = key.AsSpan(0, at)
+            let cut = MemoryExtensions.IndexOfAny(localpart, delimiters.AsSpan())
+
+            if cut <= 0 || unsplittable localpart delimiters then
+                key
+            else
+                String.Concat(localpart.Slice(0, cut), key.AsSpan at)

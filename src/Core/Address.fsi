@@ -38,3 +38,15 @@ val ofLowered: text: string -> Key
 
 /// Builds a Key from the decoded key text (already %XX-decoded, any case).
 val ofText: decoded: string -> Key
+
+/// Checks a recipient_delimiter value: any characters but '@', white space and control
+/// characters; "" turns extensions off. Lower-cased, as the keys are.
+val parseDelimiters: text: string -> Result<string, string>
+
+/// The key without its address extension, as Postfix strips it: the extension runs from
+/// the first of the delimiter characters in the local part (before the last '@') up to
+/// that '@'. `key` itself (the same string, nothing allocated) when there is no extension:
+/// no delimiters, no '@', no delimiter in the local part, one at its very start (the
+/// local part would be empty), or a local part Postfix never splits (postmaster,
+/// mailer-daemon, double-bounce; owner-X and X-request when '-' is a delimiter).
+val baseAddress: delimiters: string -> key: string -> string

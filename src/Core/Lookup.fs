@@ -14,7 +14,9 @@ type Plan =
       /// `default`, else all servers.
       Fallback: Target
       FallbackReason: Rules.Reason
-      Answers: string array }
+      Answers: string array
+      /// recipient_delimiter ("" = off): address rules also match the key without its extension.
+      Delimiters: string }
 
 let plan (policy: Settings.DnsFailurePolicy) (config: Config) : Plan =
     { Config = config
@@ -22,7 +24,8 @@ let plan (policy: Settings.DnsFailurePolicy) (config: Config) : Plan =
       Rules = Array.ofList config.Rules
       Fallback = config.Default |> Option.defaultValue (Group config.AllServers)
       FallbackReason = if config.Default.IsSome then Rules.DefaultRule else Rules.NoRuleMatched
-      Answers = config.Relays |> Array.map (fun r -> r.Address) }
+      Answers = config.Relays |> Array.map (fun r -> r.Address)
+      Delimiters = config.Settings.RecipientDelimiter |> Option.defaultValue "" }
 
 let config (plan: Plan) : Config = plan.Config
 
@@ -37,7 +40,8 @@ type Decision =
     | Defer of reason: string
 
 let private route (plan: Plan) (key: Address.Key) (hosts: Rules.Hosts) : struct (Target * Rules.Reason) =
-    let struct (index, reason) = Rules.firstMatch plan.Rules key.Text hosts
+    let baseKey = Address.baseAddress plan.Delimiters key.Text
+    let struct (index, reason) = Rules.firstMatchWithBase plan.Rules key.Text baseKey hosts
 
     if index >= 0 then
         struct (plan.Rules[index].Target, reason)

@@ -19,10 +19,18 @@ type Target =
     | Relay of Relay
     | NoResult
 
+/// What a rule's pattern is compared with.
+type Scope =
+    /// The YAML format's rules: the key (equal or a substring) and every MX host.
+    | AnyKeyOrHost
+    /// postfix-mx-pattern-router's lines: the MX hosts only, never the address.
+    | MxHostOnly
+
 type Rule =
     { Pattern: string
       Target: Target
-      Pos: Pos }
+      Pos: Pos
+      Scope: Scope }
 
 type Config =
     { File: string
@@ -54,3 +62,9 @@ let targetName (target: Target) : string =
     | Group g -> g.Name
     | Relay r -> r.Name
     | NoResult -> NoResultText
+
+let withRecipientDelimiter (delimiters: string) (config: Config) : Config =
+    { config with
+        Settings =
+            { config.Settings with
+                RecipientDelimiter = Some delimiters } }

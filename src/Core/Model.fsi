@@ -29,11 +29,19 @@ type Target =
     | Relay of Relay
     | NoResult
 
+/// What a rule's pattern is compared with.
+type Scope =
+    /// The YAML format's rules: the key (equal or a substring) and every MX host.
+    | AnyKeyOrHost
+    /// postfix-mx-pattern-router's lines: the MX hosts only, never the address.
+    | MxHostOnly
+
 type Rule =
     { /// Lower case.
       Pattern: string
       Target: Target
-      Pos: Pos }
+      Pos: Pos
+      Scope: Scope }
 
 type Config =
     { File: string
@@ -65,3 +73,6 @@ val tryGroup: config: Config -> name: string -> Group option
 
 /// A target's name: the group's or relay's, or "NO RESULT".
 val targetName: target: Target -> string
+
+/// The config with another recipient delimiter (the command line's, which wins over the file's).
+val withRecipientDelimiter: delimiters: string -> config: Config -> Config

@@ -43,10 +43,14 @@ type Reason =
 
 /// For each host in order (or one pass with no host when there are none) try every rule
 /// in file order: it matches when its pattern equals the key, is a substring of the key or
-/// of the host. The first match: its index in `rules` and why; -1 and NoRuleMatched when
-/// none matches (then `default` applies, else all servers).
-let firstMatch (rules: Rule array) (key: string) (hosts: Hosts) : struct (int * Reason) =
+/// of the host (a MxHostOnly rule: of the host only). With an address extension removed
+/// (`baseKey` is not `key` itself, see Address.baseAddress), a rule also matches when its
+/// pattern equals `baseKey`; substrings are still looked for in the whole key. The first
+/// match: its index in `rules` and why; -1 and NoRuleMatched when none matches (then
+/// `default` applies, else all servers).
+let firstMatchWithBase (rules: Rule array) (key: string) (baseKey: string) (hosts: Hosts) : struct (int * Reason) =
     let names = hosts.Names
+    let extended = not (Object.ReferenceEquals(key, baseKey))
     let mutable found = -1
     let mutable reason = NoRuleMatched
     // Equal to the key implies part of it: one Contains covers both.
@@ -55,7 +59,14 @@ let firstMatch (rules: Rule array) (key: string) (hosts: Hosts) : struct (int * 
     while found < 0 && i < rules.Length do
         let rule = rules[i]
 
-        if key.Contains(rule.Pattern, StringComparison.Ordinal) then
+        let onAddress =
+            match rule.Scope with
+            | MxHostOnly -> false
+            | AnyKeyOrHost ->
+                key.Contains(rule.Pattern, StringComparison.Ordinal)
+                || (extended && String.Equals(baseKey, rule.Pattern))
+
+        if onAddress then
             found <- i
             reason <- AddressRule rule
         elif names.Length > 0 && names[0].Contains(rule.Pattern, StringComparison.Ordinal) then
@@ -81,3 +92,7 @@ let firstMatch (rules: Rule array) (key: string) (hosts: Hosts) : struct (int * 
         pass <- pass + 1
 
     struct (found, reason)
+
+/// `firstMatchWithBase` with no extension removed.
+let firstMatch (rules: Rule array) (key: string) (hosts: Hosts) : struct (int * Reason) =
+    firstMatchWithBase rules key key hosts

@@ -33,6 +33,15 @@ type Reason =
 
 /// For each host in order (or one pass with no host when there are none) try every rule
 /// in file order: it matches when its pattern equals the key, is a substring of the key or
+/// of the host (a MxHostOnly rule: of the host only). With an address extension removed
+/// (`baseKey` is not `key` itself, see Address.baseAddress), a rule also matches when its
+/// pattern equals `baseKey`; substrings are still looked for in the whole key. The first
+/// match: its index in `rules` and why; -1 and NoRuleMatched when none matches.
+val firstMatchWithBase: rules: Rule array -> key: string -> baseKey: string -> hosts: Hosts -> struct (int * Reason)
+
+/// `firstMatchWithBase` with no extension removed.
+/// For each host in order (or one pass with no host when there are none) try every rule
+/// in file order: it matches when its pattern equals the key, is a substring of the key or
 /// of the host. The first match: its index in `rules` and why; -1 and NoRuleMatched when
 /// none matches (then `default` applies, else all servers).
 val firstMatch: rules: Rule array -> key: string -> hosts: Hosts -> struct (int * Reason)

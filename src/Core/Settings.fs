@@ -178,6 +178,10 @@ let dnsFailurePolicy =
             | _ -> Error("not defer or default: " + quote text)
       Expected = "defer or default" }
 
+let recipientDelimiter =
+    { Read = Address.parseDelimiters
+      Expected = "delimiter characters such as + or +- (no @, white space or control characters)" }
+
 type Settings =
     { LogFile: string option
       Port: int option
@@ -195,7 +199,9 @@ type Settings =
       DnsTimeout: int option
       DnsRetries: int option
       StaleLimit: int option
-      DnsFailurePolicy: DnsFailurePolicy option }
+      DnsFailurePolicy: DnsFailurePolicy option
+      /// recipient_delimiter: the characters that start an address extension ("" = off).
+      RecipientDelimiter: string option }
 
 let empty =
     { LogFile = None
@@ -214,7 +220,8 @@ let empty =
       DnsTimeout = None
       DnsRetries = None
       StaleLimit = None
-      DnsFailurePolicy = None }
+      DnsFailurePolicy = None
+      RecipientDelimiter = None }
 
 /// The position of each key's value (the first, for duplicates).
 let private positions (section: Node) : Map<string, Pos> =
@@ -254,8 +261,10 @@ let read (sink: Sink) (section: Node) : Settings * Map<string, Pos> =
         | Scalar(t, _, _) ->
             match kind.Read(t.Trim()) with
             | Ok v -> Some v
-            | Error _ ->
-                sink.Error(posOf node, "config." + key + " must be " + kind.Expected + ", not " + shown node)
+            | Error why ->
+                // A reader that says more than "not a ..." (a network's host bits) is quoted.
+                let detail = if why.StartsWith "not " then "" else ": " + why
+                sink.Error(posOf node, "config." + key + " must be " + kind.Expected + ", not " + shown node + detail)
                 None
         | _ ->
             sink.Error(posOf node, "config." + key + " must be " + kind.Expected + ", not " + shown node)
@@ -288,6 +297,14 @@ let read (sink: Sink) (section: Node) : Settings * Map<string, Pos> =
         | "dns_retries" -> s <- { s with DnsRetries = one dnsRetries key value }
         | "stale_limit" -> s <- { s with StaleLimit = one seconds key value }
         | "dns_failure_policy" -> s <- { s with DnsFailurePolicy = one dnsFailurePolicy key value }
+        | "recipient_delimiter" ->
+            // An empty value turns extensions off, as in Postfix.
+            s <-
+                { s with
+                    RecipientDelimiter =
+                        match value with
+                        | Scalar(t, _, _) when t.Trim() = "" -> Some ""
+                        | _ -> one recipientDelimiter key value }
         | _ -> sink.Warn(pos, "unknown key " + quote key + " in config (ignored)")
 
     s, positions section

@@ -46,6 +46,9 @@ val socketmapName: Value<string>
 /// `defer` or `default`.
 val dnsFailurePolicy: Value<DnsFailurePolicy>
 
+/// recipient_delimiter: the characters that start an address extension; "" is off.
+val recipientDelimiter: Value<string>
+
 /// An IPv4 address in dotted quad or any IPv6 address (no host names, no short forms).
 val tryParseIp: text: string -> IPAddress option
 
@@ -68,7 +71,9 @@ type Settings =
       DnsTimeout: int option
       DnsRetries: int option
       StaleLimit: int option
-      DnsFailurePolicy: DnsFailurePolicy option }
+      DnsFailurePolicy: DnsFailurePolicy option
+      /// recipient_delimiter: the characters that start an address extension ("" = off).
+      RecipientDelimiter: string option }
 
 /// No option set in `config:`.
 val empty: Settings

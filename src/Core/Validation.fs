@@ -197,7 +197,7 @@ let private rules sink relays groups (section: Node) : Rule list * Target option
                 sink.Error(pos, "a rule needs a pattern: an address, a domain or a part of an MX host name")
 
             match target sink relays groups ("rule " + quote pattern) value with
-            | Some t when lowered <> "" -> found.Add { Pattern = lowered; Target = t; Pos = pos }
+            | Some t when lowered <> "" -> found.Add { Pattern = lowered; Target = t; Pos = pos; Scope = AnyKeyOrHost }
             | _ -> ()
 
     let rules = List.ofSeq found

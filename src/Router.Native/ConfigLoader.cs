@@ -1,4 +1,5 @@
 using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
 using Router.Core;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
@@ -14,6 +15,8 @@ public sealed class LoadedConfig
     public List<string> Warnings { get; } = new();
     /// <summary>Rendered errors; non-empty exactly when Config is null.</summary>
     public List<string> Errors { get; } = new();
+    /// <summary>The format the file was read in, as --check names it.</summary>
+    public string Format { get; set; } = ConfigLoader.YamlFormat;
 }
 
 /// <summary>
@@ -23,6 +26,9 @@ public sealed class LoadedConfig
 /// </summary>
 public static class ConfigLoader
 {
+    public const string YamlFormat = "YAML";
+    public const string PatternRouterFormat = "postfix-mx-pattern-router";
+
     public static LoadedConfig Load(string path)
     {
         var result = new LoadedConfig();
@@ -44,7 +50,19 @@ public static class ConfigLoader
         return Validate(path, text);
     }
 
+    /// <summary>Tells the two formats apart by content: postfix-mx-pattern-router's lines, else YAML.</summary>
     public static LoadedConfig Validate(string path, string text)
+    {
+        if (PatternRouterFile.recognizes(text))
+        {
+            var read = Collect(path, PatternRouterFile.read(path, text));
+            read.Format = PatternRouterFormat;
+            return read;
+        }
+        return ValidateYaml(path, text);
+    }
+
+    private static LoadedConfig ValidateYaml(string path, string text)
     {
         ConfigTree.Node root;
         try
@@ -64,7 +82,13 @@ public static class ConfigLoader
             return failed;
         }
 
-        var validated = Validation.validate(path, root);
+        return Collect(path, Validation.validate(path, root));
+    }
+
+    /// <summary>The config and rendered warnings, or the rendered errors (and warnings).</summary>
+    private static LoadedConfig Collect(string path,
+        FSharpResult<Tuple<Model.Config, FSharpList<Diagnostics.Diagnostic>>, FSharpList<Diagnostics.Diagnostic>> validated)
+    {
         if (validated.IsOk)
         {
             var (config, warnings) = validated.ResultValue;

@@ -48,6 +48,8 @@ public sealed class Options
     public List<Router.Core.Allow.Network> Allow { get; } = new();
     public int? MaxConnections { get; private set; }
     public int? RepeatWindow { get; private set; }
+    /// <summary>--recipient-delimiter; null when not given, "" when turned off.</summary>
+    public string? RecipientDelimiter { get; private set; }
 
     public const string Usage =
         "usage: postfix-mx-smart-router [options]\n" +
@@ -74,6 +76,10 @@ public sealed class Options
         "  --repeat-window SEC      answer a key asked again within SEC once more with the same relay,\n" +
         "                           without a new pick (Postfix asking twice per message; 0 = off,\n" +
         "                           the default)\n" +
+        "  --recipient-delimiter CHARS\n" +
+        "                           a rule naming an address also matches it with an extension:\n" +
+        "                           from any one of CHARS to the @, as Postfix's\n" +
+        "                           recipient_delimiter (e.g. + or +-; empty = off, the default)\n" +
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
         "  --metrics ADDR:PORT      serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)\n" +
@@ -178,6 +184,9 @@ public sealed class Options
                 case "--repeat-window":
                     o.RepeatWindow = ParseSeconds(name, Value());
                     break;
+                case "--recipient-delimiter":
+                    o.RecipientDelimiter = ParseRecipientDelimiter(name, Value());
+                    break;
                 case "--socketmap-port":
                     o.SocketmapPort = ParsePort(name, Value());
                     break;
@@ -230,6 +239,10 @@ public sealed class Options
         if (value.IsError) throw new UsageException(flag, value.ErrorValue);
         return value.ResultValue;
     }
+
+    /// <summary>Delimiter characters for address extensions; "" turns them off.</summary>
+    public static string ParseRecipientDelimiter(string flag, string text) =>
+        text.Length == 0 ? "" : Read(flag, Router.Core.Settings.recipientDelimiter, text);
 
     public static string ParseSocketmapName(string flag, string text) => Read(flag, Router.Core.Settings.socketmapName, text);
     public static int ParsePort(string flag, string text) => Read(flag, Router.Core.Settings.port, text);

@@ -32,19 +32,20 @@ public static class Program
         if (!options.Quiet || options.Check)
             foreach (var line in loaded.Warnings) Console.Error.WriteLine(line);
         foreach (var line in loaded.Errors) Console.Error.WriteLine(line);
-        if (loaded.Config is not { } config) return 1;
+        if (loaded.Config is not { } fileConfig) return 1;
 
         var errors = new List<string>();
-        var settings = EffectiveSettings.Resolve(options, config, errors);
+        var settings = EffectiveSettings.Resolve(options, fileConfig, errors);
         if (errors.Count > 0)
         {
             foreach (var line in errors) Console.Error.WriteLine(line);
             return 1;
         }
+        var config = settings.Apply(fileConfig);
 
         if (options.Check)
         {
-            Console.Out.Write(Reports.CheckSummary(config));
+            Console.Out.Write(Reports.CheckSummary(config, loaded.Format));
             return 0;
         }
         if (options.Simulate is { } picks)

@@ -93,7 +93,7 @@ public sealed class Reloader
             return;
         }
 
-        var next = loaded.Config;
+        var next = settings.Apply(loaded.Config);
         var successor = _router.State.Retire(next, out var carried);
         _router.Replace(successor);
 

@@ -7,11 +7,12 @@ namespace Router.Native;
 /// <summary>The terminal modes: --check, --explain and --simulate (no server).</summary>
 public static class Reports
 {
-    /// <summary>--check: relays with weights, groups with shares, rules, default.</summary>
-    public static string CheckSummary(Model.Config config)
+    /// <summary>--check: the format read, relays with weights, groups with shares, rules, default.</summary>
+    public static string CheckSummary(Model.Config config, string format)
     {
         var sb = new StringBuilder();
         sb.Append(config.File).Append(": OK\n");
+        sb.Append("format: ").Append(format).Append('\n');
         sb.Append("relays: ").Append(config.Relays.Length).Append('\n');
         int width = 0;
         foreach (var r in config.Relays) width = Math.Max(width, r.Name.Length);
@@ -19,7 +20,7 @@ public static class Reports
         {
             sb.Append("  ").Append(r.Name.PadRight(width)).Append("  perc ")
               .Append(r.Weight.ToString(CultureInfo.InvariantCulture).PadLeft(3))
-              .Append("  ").Append(r.Address).Append('\n');
+              .Append(r.Name == r.Address ? "" : "  " + r.Address).Append('\n');
         }
         int groups = 0;
         foreach (var _ in config.Groups) groups++;

@@ -27,6 +27,17 @@ public sealed class EffectiveSettings
     public int RepeatWindow { get; init; }
     /// <summary>--metrics / config.metrics; null: no metrics endpoint.</summary>
     public IPEndPoint? Metrics { get; init; }
+    /// <summary>--recipient-delimiter / config.recipient_delimiter; "" = off (the default).</summary>
+    public string RecipientDelimiter { get; init; } = "";
+
+    /// <summary>
+    /// The config to serve: the file's, with the command line's recipient delimiter when one
+    /// was given (lookups read it from the config, so a reload applies the file's).
+    /// </summary>
+    public Model.Config Apply(Model.Config config) =>
+        config.Settings.RecipientDelimiter is { } d && d.Value == RecipientDelimiter
+            ? config
+            : Model.withRecipientDelimiter(RecipientDelimiter, config);
 
     /// <summary>
     /// Merges. The file's values arrive checked by the core (<see cref="Router.Core.Settings.read"/>);
@@ -92,6 +103,7 @@ public sealed class EffectiveSettings
             MaxConnections = maxConnections,
             RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
             Metrics = metrics,
+            RecipientDelimiter = options.RecipientDelimiter ?? file.RecipientDelimiter?.Value ?? "",
         };
     }
 

@@ -182,7 +182,8 @@ let withRules (rules: (string * string) list) =
         Rules =
             rules
             |> List.mapi (fun i (p, t) ->
-                { Pattern = p
+                { Scope = AnyKeyOrHost
+                  Pattern = p
                   Target =
                     (match t with
                      | "NO RESULT" -> NoResult

@@ -62,7 +62,8 @@ public class AllowListTests
         var inFile = dir.Write("bad.yaml", "config:\n  allow:\n    - 192.0.2.0/24\n    - 10.1.2.3/8\n" + Config(DefaultAt.First));
         var f = RouterProcess.Run(new[] { "-c", inFile, "--check" });
         Assert.True(f.ExitCode == 1, f.ToString());
-        Assert.Matches(@"bad\.yaml:3:\d+: error: config\.allow: .*did you mean 10\.0\.0\.0/8\?", f.Stderr);
+        Assert.Contains("bad.yaml:4:7: error: config.allow must be a network such as 192.0.2.0/24 or 2001:db8::/32, not \"10.1.2.3/8\": ", f.Stderr);
+        Assert.Matches(@"did you mean 10\.0\.0\.0/8\?", f.Stderr);
     }
 
     [Fact]
