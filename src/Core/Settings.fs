@@ -303,7 +303,7 @@ let read (sink: Sink) (section: Node) : Settings * Map<string, Pos> =
                 { s with
                     RecipientDelimiter =
                         match value with
-                        | Scalar(t, _, _) when t.Trim() = "" -> Some ""
+                        | Scalar(t, false, _) when t.Trim() = "" -> Some ""
                         | _ -> one recipientDelimiter key value }
         | _ -> sink.Warn(pos, "unknown key " + quote key + " in config (ignored)")
 

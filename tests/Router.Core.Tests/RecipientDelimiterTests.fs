@@ -71,7 +71,7 @@ let ``config.recipient_delimiter is read, checked with its line, and off when ab
     Assert.Equal(None, (Tree.load (withSetting "")).Settings.RecipientDelimiter)
 
     Assert.Equal<string list>(
-        [ "test.yaml:2:24: error: config.recipient_delimiter: not a set of delimiter characters such as + or +- (no @, white space or control characters): \"+@\"" ],
+        [ "test.yaml:2:24: error: config.recipient_delimiter must be delimiter characters such as + or +- (no @, white space or control characters), not \"+@\"" ],
         Tree.diagnostics (withSetting "\"+@\"")
     )
 
