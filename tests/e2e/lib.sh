@@ -89,6 +89,17 @@ e2e_init() {
     ) &
     E2E_WATCHDOG=$!
     log "scratch directory $E2E_TMP, router $ROUTER_BIN"
+    # postmap reads a main.cf before it does anything, and a host where the package was
+    # installed without a configuration (or never started) has none in /etc/postfix:
+    # every postmap in these tests reads a minimal one of its own instead.
+    E2E_POSTMAP_DIR="$E2E_TMP/postmap-etc"
+    mkdir -p "$E2E_POSTMAP_DIR"
+    echo 'compatibility_level = 3.6' >"$E2E_POSTMAP_DIR/main.cf"
+}
+
+# postmap with the tests' own main.cf (see e2e_init); functions reach $(...) subshells.
+postmap() {
+    command postmap -c "$E2E_POSTMAP_DIR" "$@"
 }
 
 e2e_cleanup() {
