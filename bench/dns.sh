@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/dns.sh: the DNS side of the router (issue 4).
+# bench/dns.sh: the DNS side of the router.
 #
 # Run after ./build.sh, from anywhere:   bench/dns.sh
 # Needs gcc and dnsmasq (apt-get install dnsmasq-base). Prints numbers; asserts nothing

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh: measure the router against the floor of this machine (issue 6).
+# bench/run.sh: measure the router against the floor of this machine.
 #
 # Run after ./build.sh, from anywhere:   bench/run.sh
 # Needs gcc and dnsmasq; perf (as root) adds allocation and GC counts and a profile.
@@ -595,7 +595,7 @@ unlike rps it hardly moves when other work shares the cores. The cache-miss rows
 domain each request (dnsmasq answers NXDOMAIN, and its own CPU use is shown); the floor
 does no DNS, so it is the same server in both halves of the table.
 
-### Targets (issue 6)
+### Targets
 
 $targets
 

@@ -279,7 +279,7 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
     }
 }
 
-/// <summary>The assembly's one YamlDotNet static context (STYLE.md).</summary>
+/// <summary>The assembly's one YamlDotNet static context.</summary>
 [YamlStaticContext]
 [YamlSerializable(typeof(NodeTree))]
 public partial class YamlContext : StaticContext { }

@@ -44,10 +44,10 @@ public static class Daemon
             routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 1;
         }
-        // Limits (issue 7): one gate for both listeners, so --max-connections counts them together.
+        // Limits: one gate for both listeners, so --max-connections counts them together.
         var gate = new ConnectionGate(settings.Allow, settings.MaxConnections, logging.CreateLogger("server"));
         server.Gate = gate;
-        // socketmap (issue 8): same host, same router, so rules, WRR state and stats are shared.
+        // socketmap: same host, same router, so rules, WRR state and stats are shared.
         Server? socketmap = null;
         string socketmapWhere = "";
         if (settings.SocketmapPort is { } socketmapPort)

@@ -10,7 +10,7 @@ namespace Router.Native;
 /// a background writer, so a slow disk never delays a reply; when the channel is full,
 /// lines are dropped and counted rather than blocking.
 ///
-/// The file may go away under the router (issue 7): its directory deleted, the disk full,
+/// The file may go away under the router: its directory deleted, the disk full,
 /// the permission taken, the file rotated. Then the writer closes it, logs the error (once,
 /// and again at most every minute while it lasts), keeps the unwritten lines queued (up to the
 /// channel's capacity) and tries to open the path again every second. Lookups are answered

@@ -1,4 +1,4 @@
-/// Config validation: one example per error PRODUCT.md lists, with its line; never throws.
+/// Config validation: one example per error the README lists, with its line; never throws.
 module Router.Core.Tests.ConfigTests
 
 open System

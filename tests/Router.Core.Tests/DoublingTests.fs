@@ -1,4 +1,4 @@
-/// Detection (issue 3.4): warn when most keys are asked twice, at most once an hour.
+/// Detection: warn when most keys are asked twice, at most once an hour.
 module Router.Core.Tests.DoublingTests
 
 open Xunit

@@ -1,4 +1,4 @@
-/// The Prometheus text format (issue 5 "Metrics") and the metrics endpoint's HTTP.
+/// The Prometheus text format and the metrics endpoint's HTTP.
 module Router.Core.Tests.ExpositionTests
 
 open System

@@ -1,4 +1,4 @@
-/// Reload.carry (issue 5): what a SIGHUP keeps of the WRR state and counters.
+/// Reload.carry: what a SIGHUP keeps of the WRR state and counters.
 module Router.Core.Tests.ReloadTests
 
 open System

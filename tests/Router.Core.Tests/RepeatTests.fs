@@ -1,4 +1,4 @@
-/// The repeat window's law (issue 3.3): a repeat within the window gets the same relay and
+/// The repeat window's law: a repeat within the window gets the same relay and
 /// does not advance the round robin, once; outside the window, or after the one repeat, it
 /// picks; the table never holds more than its capacity.
 module Router.Core.Tests.RepeatTests

@@ -1,4 +1,4 @@
-/// Rules and routing: one example per rule sentence of PRODUCT.md, plus properties.
+/// Rules and routing: one example per rule sentence of the README, plus properties.
 module Router.Core.Tests.RulesTests
 
 open System
@@ -53,7 +53,7 @@ let outlook = mxHosts [ mx 10 "contoso-com.mail.protection.outlook.com." ]
 [<Theory>]
 [<InlineData(0)>]
 [<InlineData(4)>]
-let ``PRODUCT.md's example routes as documented with default first and last`` (defaultAt: int) =
+let ``the example config routes as documented with default first and last`` (defaultAt: int) =
     let config = load (example defaultAt)
     Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer config "John@Example.com" (mxHosts []))
     Assert.Equal("200 smtp:[192.0.2.4]:587\n", answer config "vip@example.com" (mxHosts []))

@@ -12,7 +12,7 @@ open Router.Core.Validation
 open Router.Core.Tests.Tree
 
 [<Fact>]
-let ``the stats table of PRODUCT.md`` () =
+let ``the stats table of the README`` () =
     let config =
         load (
             String.Join(

@@ -1,4 +1,4 @@
-/// The fairness law of Wrr (issue 2): never weight 0, exact counts per cycle, Tijdeman's bound.
+/// The fairness law of Wrr: never weight 0, exact counts per cycle, Tijdeman's bound.
 module Router.Core.Tests.WrrTests
 
 open System

@@ -4,7 +4,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, --allow: tcp_table has no authentication, so the router only answers the client
+/// --allow: tcp_table has no authentication, so the router only answers the client
 /// networks it is given, and will not listen beyond loopback without them.
 /// </summary>
 public class AllowListTests

@@ -3,7 +3,7 @@ using static Router.Native.Tests.Example;
 
 namespace Router.Native.Tests;
 
-/// <summary>PRODUCT.md "Command line" and the config errors of "Configuration".</summary>
+/// <summary>README "Command line" and the config errors of "Configuration".</summary>
 public class CliTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, careless admins: mutated copies of the example config, and YAML made of random
+/// Careless admins: mutated copies of the example config, and YAML made of random
 /// tokens, through `--check`. The loader never crashes: exit 0 (with at most warnings) or
 /// exit 1 with every error line of the form FILE:LINE:COLUMN: error: MESSAGE.
 /// </summary>

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace Router.Native.Tests;
 
-/// <summary>PRODUCT.md's example config and the relays it names.</summary>
+/// <summary>The example config and the relays it names.</summary>
 public static class Example
 {
     public const string Mx1 = "relay:[mx1.example.com]:25";
@@ -100,7 +100,7 @@ public static class Shares
     }
 }
 
-/// <summary>Reads the stats table (PRODUCT.md "Stats") out of the router's standard output.</summary>
+/// <summary>Reads the stats table (README "Stats and the routing log") out of the router's standard output.</summary>
 public static class StatsTable
 {
     private static readonly Regex Row = new(

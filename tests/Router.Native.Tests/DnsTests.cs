@@ -2,7 +2,7 @@ using static Router.Native.Tests.Example;
 
 namespace Router.Native.Tests;
 
-/// <summary>PRODUCT.md "DNS": temporary failures are 400, the cache honours --cache-ttl.</summary>
+/// <summary>README "DNS": temporary failures are 400, the cache honours --cache-ttl.</summary>
 public class DnsTests
 {
     // A DNS time-out takes as long as the router's resolver waits and retries.

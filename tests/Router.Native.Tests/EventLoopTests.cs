@@ -4,7 +4,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 6: connections are served by an event loop (src/Router.Native/EventLoop.cs). What it
+/// Connections are served by an event loop (src/Router.Native/EventLoop.cs). What it
 /// must keep from the connection-per-task server it replaced, beyond the protocol tests: many
 /// requests in one packet answered in order, and a lookup that waits for DNS holding up its
 /// own connection only. The fake DNS holds one domain's answer back; the tests assert the

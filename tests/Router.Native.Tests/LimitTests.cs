@@ -4,7 +4,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, limits: --max-connections over both listeners, the per-connection buffer cap, a
+/// Limits: --max-connections over both listeners, the per-connection buffer cap, a
 /// slow or stuck peer costing only its own connection.
 /// </summary>
 public class LimitTests

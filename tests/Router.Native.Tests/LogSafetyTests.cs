@@ -4,7 +4,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, log safety: a key holding control characters never splits or forges a line, in
+/// Log safety: a key holding control characters never splits or forges a line, in
 /// the console log (-v prints every key) or the routing log.
 /// </summary>
 public class LogSafetyTests

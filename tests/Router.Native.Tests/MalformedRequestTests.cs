@@ -4,7 +4,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, malformed requests: 400 with a reason (PERM over socketmap), never 200, and the
+/// Malformed requests: 400 with a reason (PERM over socketmap), never 200, and the
 /// connection stays usable wherever the framing is intact.
 /// </summary>
 public class MalformedRequestTests

@@ -98,7 +98,7 @@ public sealed class Scrape
     });
 }
 
-/// <summary>Issue 5 "Metrics": --metrics ADDR:PORT serves the Prometheus text format; scraped with curl.</summary>
+/// <summary>Metrics: --metrics ADDR:PORT serves the Prometheus text format; scraped with curl.</summary>
 public class MetricsTests
 {
     private const string P = "postfix_mx_smart_router_";

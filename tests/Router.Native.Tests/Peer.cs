@@ -6,7 +6,7 @@ using System.Text;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// A raw TCP peer for the robustness tests (issue 7): any address family, any source
+/// A raw TCP peer for the robustness tests: any address family, any source
 /// address, bytes as given, half-close, abort with a reset, and reads that report an end
 /// of stream instead of throwing. Bytes map to chars one to one (Latin-1).
 /// </summary>

@@ -3,7 +3,7 @@ using static Router.Native.Tests.Example;
 
 namespace Router.Native.Tests;
 
-/// <summary>PRODUCT.md "Protocol: Postfix tcp_table": framing, limits and reply encoding.</summary>
+/// <summary>README "Postfix setup" and "Try it by hand": framing, limits and reply encoding.</summary>
 public class ProtocolTests
 {
     private const string Vip = "200 smtp:[192.0.2.4]:587";

@@ -29,7 +29,7 @@ public static class Sighup
     }
 }
 
-/// <summary>Issue 5 "SIGHUP reload", against the real binary.</summary>
+/// <summary>SIGHUP reload: against the real binary.</summary>
 public class ReloadTests
 {
     private const string A = "relay:[a.relay.test]:25";

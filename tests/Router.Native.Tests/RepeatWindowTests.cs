@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 3, points 3 to 5: --repeat-window answers a key's next lookup within the window
+/// --repeat-window answers a key's next lookup within the window
 /// with the same relay and no new pick (once); with the window off the router warns when
 /// Postfix asks twice per message; the stats table and the routing log count repeats apart.
 /// </summary>

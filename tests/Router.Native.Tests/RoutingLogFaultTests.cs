@@ -7,7 +7,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, the routing log becomes unwritable (its directory deleted, the disk full, the
+/// The routing log becomes unwritable (its directory deleted, the disk full, the
 /// permission taken): the router logs the error (rate-limited), keeps answering, keeps the
 /// lines it could not write, and writes them once the file can be written again.
 /// </summary>

@@ -3,7 +3,7 @@ using static Router.Native.Tests.Example;
 
 namespace Router.Native.Tests;
 
-/// <summary>PRODUCT.md "Routing log": one appended line per answered lookup.</summary>
+/// <summary>README "Stats and the routing log": one appended line per answered lookup.</summary>
 public class RoutingLogTests
 {
     private static readonly Regex Line = new(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO +(?<key>[^\t]*)\t(?<target>[^\t]*)\t(?<relay>[^\t]*)$");

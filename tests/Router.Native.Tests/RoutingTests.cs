@@ -2,7 +2,7 @@ using static Router.Native.Tests.Example;
 
 namespace Router.Native.Tests;
 
-/// <summary>PRODUCT.md "Configuration": the example config answers as documented.</summary>
+/// <summary>README "Configuration": the example config answers as documented.</summary>
 public class RoutingTests
 {
     private static void AssertRelayOf(string[] relays, string reply)

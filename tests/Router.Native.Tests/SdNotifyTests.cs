@@ -7,7 +7,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 5 "systemd": READY=1 once listening, RELOADING=1 with MONOTONIC_USEC then READY=1
+/// systemd: READY=1 once listening, RELOADING=1 with MONOTONIC_USEC then READY=1
 /// around a SIGHUP (valid or not), STOPPING=1 on SIGTERM, as datagrams to $NOTIFY_SOCKET.
 /// </summary>
 public class SdNotifyTests

@@ -3,7 +3,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, signals under load: SIGTERM leaves no reply truncated and answers every request
+/// Signals under load: SIGTERM leaves no reply truncated and answers every request
 /// it read; a storm of SIGHUPs loses no request and leaves the answers right.
 /// </summary>
 public class SignalLoadTests

@@ -2,7 +2,7 @@ using static Router.Native.Tests.Example;
 
 namespace Router.Native.Tests;
 
-/// <summary>PRODUCT.md "Stats": SIGTERM prints the table and exits 0, SIGUSR1 prints it and goes on.</summary>
+/// <summary>README "Stats and the routing log": SIGTERM prints the table and exits 0, SIGUSR1 prints it and goes on.</summary>
 public class SignalTests
 {
     private static void AssertExampleTable(string output, int goodPicks)

@@ -13,7 +13,7 @@ public sealed class SoakCollection
 }
 
 /// <summary>
-/// Issue 7, soak: a thousand connections under steady load for a bounded time. Zero errors,
+/// Soak: a thousand connections under steady load for a bounded time. Zero errors,
 /// every connection still open at the end, and the resident memory at the end within 10% of
 /// its level after warm-up (a leak per request or per connection would show).
 /// </summary>

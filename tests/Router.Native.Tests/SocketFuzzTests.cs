@@ -5,7 +5,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 7, fuzzing over real sockets: random byte streams, random request lines, huge
+/// Fuzzing over real sockets: random byte streams, random request lines, huge
 /// lines, half-closed and reset connections, random netstrings, several at once, against one
 /// running router. Every reply that comes back is one whole, well-formed line (netstring) and
 /// fits what was sent; after each round an ordinary client still gets the right answers.

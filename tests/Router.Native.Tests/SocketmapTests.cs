@@ -5,7 +5,7 @@ using static Router.Native.Tests.Example;
 namespace Router.Native.Tests;
 
 /// <summary>
-/// Issue 8: the socketmap listener beside tcp_table. Same answers as tcp_table for the same
+/// The socketmap listener beside tcp_table. Same answers as tcp_table for the same
 /// keys, NOTFOUND / TEMP / PERM where the protocol wants them, netstrings split or packed any
 /// way across reads, and one WRR state for both listeners.
 /// </summary>

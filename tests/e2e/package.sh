@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5 "Package" and "systemd": builds the .deb from out/ (./build.sh deb), checks it
+# Package and systemd: builds the .deb from out/ (./build.sh deb), checks it
 # with lintian (no E: line) and dpkg-deb, installs it into this system with dpkg -i, runs
 # the installed binary, checks the installed unit with systemd-analyze verify and
 # systemd-analyze security --offline=true (exposure 2.0 or less), then removes and purges

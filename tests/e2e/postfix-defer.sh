@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3, point 6: a DNS outage defers, never bounces or misroutes.
+# A DNS outage defers, never bounces or misroutes.
 #
 # The routes depend on the MX hosts (alpha.test -> group A by its MX host, beta.test ->
 # group B), and the default is a sink of its own that must stay empty: a router that

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3, point 3: no master.cf change, the router's --repeat-window on; with
+# No master.cf change, the router's --repeat-window on; with
 # transport_maps and distinct recipients over SMTP the shares must be within +-1 again,
 # and the routing log must show one decision per message (the other lookup of each
 # pair is a repeat). The sender-dependent scenarios are reported (INFO), not checked:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3: behind a real Postfix with the recommended master.cf setup (smtpd gets its
+# Behind a real Postfix with the recommended master.cf setup (smtpd gets its
 # own trivial-rewrite without the router's maps, so only qmgr asks, once per message),
 # mail leaves through the relays in the configured proportions: every sink within +-1
 # of its weight share times the messages of its group.
@@ -16,7 +16,7 @@
 #                        doubling problem: the shares and lookup counts become INFO
 #                        lines; delivery, bounces and misrouting are still checked.
 #   --repeat-window SEC  pass --repeat-window SEC to the router; with --plain the
-#                        transport_maps shares are checked again (issue 3, point 3).
+#                        transport_maps shares are checked again.
 . "$(dirname "$0")/lib.sh"
 
 MODE=recommended

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8: a real Postfix with `transport_maps = socketmap:inet:127.0.0.1:PORT:transport`
+# A real Postfix with `transport_maps = socketmap:inet:127.0.0.1:PORT:transport`
 # (and the sender-dependent variant) delivers through the right relays in the configured
 # proportions, with the recommended master.cf setup (smtpd has its own trivial-rewrite
 # without the router's maps, so only qmgr asks, once per message). The socketmap twin of

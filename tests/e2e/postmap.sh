@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 2: Postfix's own tcp_table client (postmap -q) against the built router, with
-# PRODUCT.md's example config unchanged except for `default: NO RESULT`, put first in
+# Postfix's own tcp_table client (postmap -q) against the built router, with
+# the example config unchanged except for `default: NO RESULT`, put first in
 # one run and last in another (it may stand anywhere), plus a run without a default
 # (all servers is the fallback).
 #
@@ -20,7 +20,7 @@ MX2='relay:[mx2.example.com]:25'
 MX3='relay:[mx3.example.com]:25'
 MX4='smtp:[192.0.2.4]:587'
 
-# write_config FILE first|last|none: PRODUCT.md's example, `default: NO RESULT` placed
+# write_config FILE first|last|none: the example config, `default: NO RESULT` placed
 write_config() {
     {
         cat <<'EOF'

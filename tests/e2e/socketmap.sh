@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 8: Postfix's own socketmap client (postmap -q against socketmap:inet:HOST:PORT:NAME)
+# Postfix's own socketmap client (postmap -q against socketmap:inet:HOST:PORT:NAME)
 # gives the same answers as its tcp_table client against the tcp_table port, for the same
-# keys, with PRODUCT.md's example config (`default: NO RESULT` first).
+# keys, with the example config (`default: NO RESULT` first).
 #
 #   - one key at a time: found keys give the same relay (or one of the group's), not-found
 #     keys (NO RESULT, NXDOMAIN, '*') exit 1 with nothing printed and no error

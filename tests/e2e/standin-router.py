@@ -3,7 +3,7 @@
 
 It speaks the same command line subset the e2e scripts use
 (-c CONFIG -p PORT -H HOST --dns-server ADDR:PORT --cache-ttl SEC -v) and follows
-PRODUCT.md's routing rules with a strict weighted round robin (earliest deadline), so
+the README's routing rules with a strict weighted round robin (earliest deadline), so
 the scripts can be checked against Postfix before the real binary exists, and so a
 failing e2e run can be told apart: harness bug (fails with the stand-in too) or router
 bug (passes with the stand-in). Only the YAML subset that the e2e configs use is read.
