@@ -7,14 +7,14 @@
  *
  * The connections are spread over THREADS threads (default 1, at most one per
  * connection). One thread is the lightest load on a small machine: it leaves the other
- * cores to the server, and measured against shared/tools/tcpload (a thread per
+ * cores to the server, and measured against a thread-per-connection load generator (a thread per
  * connection) it drives the floor server as fast or faster, with a lower p99. A thread
  * with one connection uses blocking reads, the cheapest way to wait for one socket; a
  * thread with several waits on them with epoll. All connections
  * are opened before the clock starts. A connection the server closes or resets counts
  * as an error and is reopened.
  *
- * Output, one line (the first fields are those of shared/tools/tcpload):
+ * Output, one line (the fields of the usual tcp_table load generators):
  *   requests= seconds= rps= p50_us= p99_us= max_us= ok200= tmp400= no500= other= errors=
  *   conns= served_conns=
  * served_conns counts the connections that got at least one reply.
