@@ -25,7 +25,11 @@
  * With -u (unique keys), a warning on standard error says when the keys ran out and
  * some were sent twice: a cache-miss run needs a key file longer than the run.
  *
- * usage: loadgen [-u] [-n COUNT] [-t THREADS] HOST PORT CONNS SECONDS KEYFILE
+ * With -m NAME, it talks Postfix's socketmap protocol instead: each request is the
+ * netstring "LEN:NAME KEY,", each reply a netstring; OK counts as ok200, TEMP as tmp400,
+ * NOTFOUND as no500, anything else (PERM included) as other.
+ *
+ * usage: loadgen [-u] [-n COUNT] [-t THREADS] [-m NAME] HOST PORT CONNS SECONDS KEYFILE
  * build: gcc -O2 -pthread -o loadgen loadgen.c */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -56,6 +60,8 @@ static atomic_int stop;
 static atomic_int running; /* worker threads still at work */
 static long limit;         /* -n: requests to send in all, 0 = no limit */
 static struct sockaddr_in target;
+static const char *mapname; /* -m: socketmap with this map name; NULL = tcp_table */
+static size_t mapnamelen;
 
 typedef struct {
   int fd;
@@ -108,16 +114,25 @@ static int send_next(conn_t *c) {
   long i = atomic_fetch_add_explicit(&nextkey, 1, memory_order_relaxed);
   if (limit && i >= limit) { c->waiting = 0; return 1; }
   i %= nkeys;
-  size_t len = keylen[i];
-  if (len > sizeof req - 6) len = sizeof req - 6;
-  memcpy(req, "get ", 4);
-  memcpy(req + 4, keys[i], len);
-  req[4 + len] = '\n';
+  size_t len = keylen[i], n;
+  if (mapname) { /* netstring "LEN:NAME KEY," */
+    if (len > sizeof req - mapnamelen - 32) len = sizeof req - mapnamelen - 32;
+    int h = snprintf(req, sizeof req, "%zu:%s ", mapnamelen + 1 + len, mapname);
+    memcpy(req + h, keys[i], len);
+    req[h + len] = ',';
+    n = (size_t)h + len + 1;
+  } else {
+    if (len > sizeof req - 6) len = sizeof req - 6;
+    memcpy(req, "get ", 4);
+    memcpy(req + 4, keys[i], len);
+    req[4 + len] = '\n';
+    n = len + 5;
+  }
   c->t0 = now_ns();
   c->waiting = 1;
   c->got = 0;
-  ssize_t k = send(c->fd, req, len + 5, MSG_NOSIGNAL);
-  return k == (ssize_t)(len + 5) ? 0 : -1;
+  ssize_t k = send(c->fd, req, n, MSG_NOSIGNAL);
+  return k == (ssize_t)n ? 0 : -1;
 }
 
 /* Drop a broken connection, count the error, open a new one and send on it. */
@@ -150,19 +165,45 @@ static void redial(worker_t *w, conn_t *c, int ep) {
 /* Bytes arrived on c (already appended to c->buf, c->got updated). Consume complete
  * replies; after each, send the next request. Returns -1 when the stream is broken, 1
  * when this connection has nothing more to send. */
-static int on_data(worker_t *w, conn_t *c, uint64_t t) {
-  for (;;) {
+/* The length of the complete reply at the start of c->buf: 0 when more bytes are needed,
+ * -1 when the stream is broken. Counts the reply's kind. */
+static int reply_end(worker_t *w, conn_t *c) {
+  if (!mapname) {
     char *lf = memchr(c->buf, '\n', c->got);
     if (!lf) return c->got >= MAXREPLY ? -1 : 0; /* no LF within 4096 bytes: broken */
-    if (!c->waiting) return -1;                   /* a reply nobody asked for */
-    record(w, t - c->t0);
-    w->requests++;
-    c->served++;
     if (!memcmp(c->buf, "200 ", 4)) w->c200++;
     else if (!memcmp(c->buf, "400 ", 4)) w->c400++;
     else if (!memcmp(c->buf, "500 ", 4)) w->c500++;
     else w->other++;
-    int used = (int)(lf - c->buf) + 1;
+    return (int)(lf - c->buf) + 1;
+  }
+  char *colon = memchr(c->buf, ':', c->got);
+  if (!colon) return c->got > 10 ? -1 : 0;
+  long n = 0;
+  for (char *d = c->buf; d < colon; d++) {
+    if (*d < '0' || *d > '9') return -1;
+    n = n * 10 + (*d - '0');
+  }
+  int h = (int)(colon - c->buf) + 1;
+  if (colon == c->buf || h + n + 1 > MAXREPLY) return -1;
+  if (c->got < h + n + 1) return 0;
+  if (c->buf[h + n] != ',') return -1;
+  const char *b = c->buf + h;
+  if (n >= 3 && !memcmp(b, "OK ", 3)) w->c200++;
+  else if (n >= 4 && !memcmp(b, "TEMP", 4)) w->c400++;
+  else if (n >= 8 && !memcmp(b, "NOTFOUND", 8)) w->c500++;
+  else w->other++;
+  return h + (int)n + 1;
+}
+
+static int on_data(worker_t *w, conn_t *c, uint64_t t) {
+  for (;;) {
+    if (!c->waiting) return c->got ? -1 : 0; /* a reply nobody asked for */
+    int used = reply_end(w, c);
+    if (used <= 0) return used;
+    record(w, t - c->t0);
+    w->requests++;
+    c->served++;
     memmove(c->buf, c->buf + used, c->got - used);
     c->got -= used;
     c->waiting = 0;
@@ -258,14 +299,15 @@ static void load_keys(const char *path) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: loadgen [-u] [-n COUNT] [-t THREADS] HOST PORT CONNS SECONDS KEYFILE\n");
+  fprintf(stderr, "usage: loadgen [-u] [-n COUNT] [-t THREADS] [-m NAME] HOST PORT CONNS SECONDS KEYFILE\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int threads = 0, unique = 0, opt;
-  while ((opt = getopt(argc, argv, "un:t:")) != -1) {
+  while ((opt = getopt(argc, argv, "un:t:m:")) != -1) {
     if (opt == 't') threads = atoi(optarg);
+    else if (opt == 'm') { mapname = optarg; mapnamelen = strlen(optarg); }
     else if (opt == 'n') limit = atol(optarg);
     else if (opt == 'u') unique = 1;
     else usage();

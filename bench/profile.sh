@@ -7,7 +7,7 @@
 # outside, what the router allocates per request. They need root, perf and the symbols
 # (out/postfix-mx-smart-router.dbg next to the binary, or an unstripped binary).
 alloc_note="" gc_note="" alloc_table="" profile="" sites=""
-gc_hit="" gc_miss="" allocs_hit="" allocs_miss="" bytes_hit="" bytes_miss=""
+gc_hit="" gc_miss="" allocs_hit="" allocs_miss="" bytes_hit="" bytes_miss="" allocs_sm="" bytes_sm=""
 symfile=""
 for s in "$router.dbg" "$router"; do
   [[ -f $s ]] && nm "$s" 2>/dev/null | awk '$3 == "RhpNewFast" { f = 1 } END { exit !f }' && { symfile=$s; break; }
@@ -62,11 +62,12 @@ if [[ -z $alloc_note ]]; then
   ((${#gc_events[@]})) || gc_note="not measured: no GC entry point found, or perf probe failed"
 fi
 
-# count_events OUT EVENTS LOADGEN-ARGS...: perf stat the router while loadgen runs.
+# count_events OUT EVENTS LOADGEN-ARGS...: perf stat the router (count_pid, else the
+# table's router) while loadgen runs.
 count_events() {
   local out=$1 events=$2
   shift 2
-  perf stat -x, -e "$events" -p "$r_pid" -o "$out.perf" &
+  perf stat -x, -e "$events" -p "${count_pid:-$r_pid}" -o "$out.perf" &
   local pp=$!
   sleep 0.3
   "$tmp/loadgen" "$@" >"$out.load" 2>>"$tmp/loadgen.err"
@@ -82,18 +83,33 @@ if [[ -z $alloc_note ]]; then
   count_events "$tmp/alloc-hit" "$ev" -n 20000 127.0.0.1 "$r_port" 1 60 "$tmp/hit.keys"
   miss_keys "$tmp/alloc-miss.keys" alloc 5000
   count_events "$tmp/alloc-miss" "$ev" -u -n 5000 127.0.0.1 "$r_port" 1 60 "$tmp/alloc-miss.keys"
-  alloc_table="| Helper | per cache-hit request | per cache-miss request |"$'\n'"|---|---|---|"
-  for kind in hit miss; do
+  # The same cache-hit keys over socketmap, on a router that also serves it (when it can).
+  sm_kinds=""
+  if timeout 5 "$router" --help 2>&1 | grep -q -- "--socketmap-port"; then
+    free_port s_port
+    free_port sm_port
+    start_router s_pid "$s_port" "$dns_port" --socketmap-port "$sm_port"
+    "$tmp/loadgen" -n 1000 127.0.0.1 "$s_port" 4 30 "$tmp/hit.keys" >/dev/null 2>>"$tmp/loadgen.err"
+    count_pid=$s_pid count_events "$tmp/alloc-sm" "$ev" -m transport -n 20000 127.0.0.1 "$sm_port" 1 60 "$tmp/hit.keys"
+    [[ $(field "$(cat "$tmp/alloc-sm.load")" ok200) -gt 0 ]] && sm_kinds=sm
+    kill "$s_pid" 2>/dev/null || true
+  fi
+  alloc_table="| Helper | per cache-hit request | per cache-miss request |${sm_kinds:+ per socketmap cache-hit request |}"
+  alloc_table+=$'\n'"|---|---|---|${sm_kinds:+---|}"
+  for kind in hit miss $sm_kinds; do
     n=$(field "$(cat "$tmp/alloc-$kind.load")" requests)
     declare "req_$kind=$n"
   done
   for e in "${alloc_events[@]}"; do
-    h=$(awk -v a="$(event_sum "$tmp/alloc-hit" "^$e\$")" -v n="$req_hit" 'BEGIN { printf "%.2f", a / n }')
-    m=$(awk -v a="$(event_sum "$tmp/alloc-miss" "^$e\$")" -v n="$req_miss" 'BEGIN { printf "%.2f", a / n }')
     label="\`${e#mxbench:}\`"
     [[ $e == *RhpGcAlloc ]] && label+=" (a new allocation context)"
     [[ $e == *RhpThrowEx ]] && label+=" (an exception thrown)"
-    alloc_table+=$'\n'"| $label | $h | $m |"
+    row="| $label |"
+    for kind in hit miss $sm_kinds; do
+      n_var=req_$kind
+      row+=" $(awk -v a="$(event_sum "$tmp/alloc-$kind" "^$e\$")" -v n="${!n_var}" 'BEGIN { printf "%.2f", a / n }') |"
+    done
+    alloc_table+=$'\n'"$row"
   done
   objects_re='^mxbench:(RhpNewFast|RhpNewFinalizable|RhpNewArrayFast|RhpNewPtrArrayFast|RhNewString)$'
   allocs_hit=$(awk -v a="$(event_sum "$tmp/alloc-hit" "$objects_re")" -v n="$req_hit" 'BEGIN { printf "%.2f", a / n }')
@@ -101,6 +117,10 @@ if [[ -z $alloc_note ]]; then
   # RhpGcAlloc runs when a thread's allocation context (about 8 KB) is used up.
   bytes_hit=$(awk -v a="$(event_sum "$tmp/alloc-hit" '^mxbench:RhpGcAlloc$')" -v n="$req_hit" 'BEGIN { printf "%.0f", a * 8192 / n }')
   bytes_miss=$(awk -v a="$(event_sum "$tmp/alloc-miss" '^mxbench:RhpGcAlloc$')" -v n="$req_miss" 'BEGIN { printf "%.0f", a * 8192 / n }')
+  if [[ -n $sm_kinds ]]; then
+    allocs_sm=$(awk -v a="$(event_sum "$tmp/alloc-sm" "$objects_re")" -v n="$req_sm" 'BEGIN { printf "%.2f", a / n }')
+    bytes_sm=$(awk -v a="$(event_sum "$tmp/alloc-sm" '^mxbench:RhpGcAlloc$')" -v n="$req_sm" 'BEGIN { printf "%.0f", a * 8192 / n }')
+  fi
 
   # Where the objects come from: the same probes, sampled with call stacks.
   say "allocation sites"

@@ -49,6 +49,7 @@ cache_note=""
 
 if [[ -n $allocs_hit ]]; then
   alloc_value="$allocs_hit objects per cache-hit request (≈ $bytes_hit bytes), $allocs_miss per cache-miss request (≈ $bytes_miss bytes)"
+  [[ -n $allocs_sm ]] && alloc_value+=", $allocs_sm per socketmap cache-hit request (≈ $bytes_sm bytes)"
   alloc_ok=$(le "$allocs_hit" 1.05)
   alloc_verdict=$(verdict "$alloc_ok")
 else
