@@ -56,6 +56,18 @@ let isHostName (domain: ReadOnlySpan<char>) : bool =
         ok
 
 /// Builds a Key from key text already decoded and lower-cased (TcpTable.parse gives it so).
+let lowerUtf8 (utf8: ReadOnlySpan<byte>) : string =
+    // UTF-16 never takes more chars than UTF-8 takes bytes: the decoded text, then its lower case.
+    let chars = Buffers.ArrayPool<char>.Shared.Rent(2 * utf8.Length)
+
+    try
+        let n = Text.Encoding.UTF8.GetChars(utf8, Span(chars, 0, utf8.Length))
+        let lower = Span(chars, utf8.Length, n)
+        MemoryExtensions.ToLowerInvariant(ReadOnlySpan(chars, 0, n), lower) |> ignore
+        String(Span<char>.op_Implicit lower)
+    finally
+        Buffers.ArrayPool<char>.Shared.Return chars
+
 let ofLowered (text: string) : Key =
     let start = text.LastIndexOf '@' + 1
     let domain = text.AsSpan start

@@ -33,6 +33,10 @@ type Key =
 /// at most 253 in all, an optional trailing dot.
 val isHostName: domain: System.ReadOnlySpan<char> -> bool
 
+/// Valid UTF-8 as one lower-cased string (invariant culture), through a pooled buffer: the
+/// string is the only allocation. Both protocols read their keys with it.
+val lowerUtf8: utf8: System.ReadOnlySpan<byte> -> string
+
 /// Builds a Key from key text already decoded and lower-cased (TcpTable.parse gives it so).
 val ofLowered: text: string -> Key
 

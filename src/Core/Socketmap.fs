@@ -74,30 +74,6 @@ let netstring (payload: ReadOnlySpan<byte>) : byte[] =
     out[out.Length - 1] <- byte ','
     out
 
-/// One request payload, read.
-type Request =
-    /// `name SP key`: both as sent (UTF-8), the key not yet lower-cased.
-    | Lookup of name: string * key: string
-    /// A whole netstring that is no request; the framing is intact.
-    | Invalid of reason: string
-
-/// Reads a netstring's payload: the map name up to the first space, the key after it.
-let parse (payload: ReadOnlySpan<byte>) : Request =
-    let space = payload.IndexOf(byte ' ')
-
-    if space < 0 then
-        Invalid "missing space between map name and key"
-    elif space = 0 then
-        Invalid "empty map name"
-    elif space = payload.Length - 1 then
-        Invalid "empty key"
-    elif payload.IndexOf(0uy) >= 0 then
-        Invalid "NUL byte in request"
-    elif not (Unicode.Utf8.IsValid payload) then
-        Invalid "request is not UTF-8"
-    else
-        Lookup(Encoding.UTF8.GetString(payload.Slice(0, space)), Encoding.UTF8.GetString(payload.Slice(space + 1)))
-
 /// What the router answers.
 type Reply =
     /// `OK data`
@@ -117,12 +93,31 @@ let ofReply (reply: Router.Core.Reply.Reply) : Reply =
     | Router.Core.Reply.NotFound -> NotFound
     | Router.Core.Reply.Defer reason -> Temp reason
 
-/// The request's key when it names this map; else the reply to send at once.
-let keyFor (mapName: string) (request: Request) : Result<string, Reply> =
-    match request with
-    | Lookup(name, key) when String.Equals(name, mapName, StringComparison.Ordinal) -> Result.Ok key
-    | Lookup(name, _) -> Result.Error(Perm("unknown map name \"" + name + "\""))
-    | Invalid reason -> Result.Error(Perm reason)
+[<Struct>]
+type Asked =
+    | Key of key: string
+    | Refused of refusal: Reply
+
+let mapNameBytes (mapName: string) : byte[] = Encoding.UTF8.GetBytes mapName
+
+let ask (mapName: byte[]) (payload: ReadOnlySpan<byte>) : Asked =
+    let space = payload.IndexOf(byte ' ')
+
+    if space < 0 then
+        Refused(Perm "missing space between map name and key")
+    elif space = 0 then
+        Refused(Perm "empty map name")
+    elif space = payload.Length - 1 then
+        Refused(Perm "empty key")
+    elif payload.IndexOf(0uy) >= 0 then
+        Refused(Perm "NUL byte in request")
+    elif not (Unicode.Utf8.IsValid payload) then
+        Refused(Perm "request is not UTF-8")
+    elif not (payload.Slice(0, space).SequenceEqual(ReadOnlySpan mapName)) then
+        // Valid UTF-8 on both sides: equal bytes are equal text, ordinal.
+        Refused(Perm("unknown map name \"" + Encoding.UTF8.GetString(payload.Slice(0, space)) + "\""))
+    else
+        Key(Address.lowerUtf8 (payload.Slice(space + 1)))
 
 /// Longest prefix of `bytes` of at most `max` bytes that does not split a UTF-8 sequence.
 let private cutUtf8 (max: int) (bytes: byte[]) : byte[] =

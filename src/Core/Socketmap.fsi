@@ -36,18 +36,6 @@ val frame: limit: int -> buffer: System.ReadOnlySpan<byte> -> Frame
 /// Wraps a payload as a netstring: `LEN:payload,`.
 val netstring: payload: System.ReadOnlySpan<byte> -> byte array
 
-/// One request payload, read.
-type Request =
-
-    /// `name SP key`: both as sent (UTF-8), the key not yet lower-cased.
-    | Lookup of name: string * key: string
-
-    /// A whole netstring that is no request; the framing is intact.
-    | Invalid of reason: string
-
-/// Reads a netstring's payload: the map name up to the first space, the key after it.
-val parse: payload: System.ReadOnlySpan<byte> -> Request
-
 /// What the router answers.
 type Reply =
 
@@ -68,8 +56,24 @@ type Reply =
 
 val ofReply: reply: Router.Core.Reply.Reply -> Reply
 
-/// The request's key when it names this map; else the reply to send at once.
-val keyFor: mapName: string -> request: Request -> Result<string,Reply>
+/// One request payload (`name SP key`), read for the map the router serves. A struct: a
+/// request for this map allocates nothing beyond its key's string.
+[<Struct>]
+type Asked =
+
+    /// The key, lower-cased (spaces kept; the socketmap key is raw, no %XX decoding).
+    | Key of key: string
+
+    /// Not a request for this map, or no request at all; the framing is intact, so this is
+    /// the reply to send at once (PERM with the reason).
+    | Refused of refusal: Reply
+
+/// The map name's bytes as `ask` compares them (UTF-8).
+val mapNameBytes: mapName: string -> byte array
+
+/// Reads a netstring's payload: the map name up to the first space must be `mapName`
+/// (compared byte for byte, so case counts), the key is what follows it.
+val ask: mapName: byte array -> payload: System.ReadOnlySpan<byte> -> Asked
 
 /// The reply payload, at most MaxReply bytes. Never `OK` with empty or cut data: that
 /// becomes TEMP; reasons are cut to fit.

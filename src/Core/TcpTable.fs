@@ -84,19 +84,6 @@ let decodeBytes (text: ReadOnlySpan<byte>) : Result<byte[], string> =
 
 let private getPrefix = "get "B
 
-/// Valid UTF-8 as one lower-cased string, through a pooled buffer (no string in between).
-let private lowered (utf8: ReadOnlySpan<byte>) : string =
-    // UTF-16 never takes more chars than UTF-8 takes bytes: the decoded text, then its lower case.
-    let chars = Buffers.ArrayPool<char>.Shared.Rent(2 * utf8.Length)
-
-    try
-        let n = Text.Encoding.UTF8.GetChars(utf8, Span(chars, 0, utf8.Length))
-        let lower = Span(chars, utf8.Length, n)
-        MemoryExtensions.ToLowerInvariant(ReadOnlySpan(chars, 0, n), lower) |> ignore
-        String(Span<char>.op_Implicit lower)
-    finally
-        Buffers.ArrayPool<char>.Shared.Return chars
-
 /// The key of a `get` line: decoded into a pooled buffer, checked, made one lower-cased string.
 let private key (encoded: ReadOnlySpan<byte>) : Request =
     let buffer = Buffers.ArrayPool<byte>.Shared.Rent(max 1 encoded.Length)
@@ -110,7 +97,7 @@ let private key (encoded: ReadOnlySpan<byte>) : Request =
 
             if key.IndexOf 0uy >= 0 then Malformed "NUL byte in key"
             elif not (Text.Unicode.Utf8.IsValid key) then Malformed "key is not UTF-8"
-            else Get(lowered key)
+            else Get(Address.lowerUtf8 key)
     finally
         Buffers.ArrayPool<byte>.Shared.Return buffer
 

@@ -11,6 +11,8 @@ namespace Router.Native;
 /// </summary>
 public sealed class SocketmapProtocol(RouterService router, string mapName, ILogger log) : IProtocol
 {
+    private readonly byte[] mapNameBytes = Socketmap.mapNameBytes(mapName);
+
     public string Name => "socketmap";
 
     /// <summary>Room for the longest netstring the framer accepts (5 digits, colon, payload, comma), twice.</summary>
@@ -28,15 +30,15 @@ public sealed class SocketmapProtocol(RouterService router, string mapName, ILog
 
     public ValueTask<byte[]> Answer(ReadOnlySpan<byte> payload, EndPoint? peer)
     {
-        var key = Socketmap.keyFor(mapName, Socketmap.parse(payload));
-        if (key.IsError)
+        var asked = Socketmap.ask(mapNameBytes, payload);
+        if (asked.IsRefused)
         {
             // Misuse (unknown map name, no key): PERM, but the framing is intact, so keep going.
-            var refusal = key.ErrorValue;
+            var refusal = asked.refusal;
             log.LogWarning("socketmap request from {Peer} refused: {Reply}", peer, Printable(Socketmap.render(refusal)));
             return new ValueTask<byte[]>(Socketmap.encode(refusal));
         }
-        var pending = router.LookupAsync(Address.ofText(key.ResultValue));
+        var pending = router.LookupAsync(Address.ofLowered(asked.key!));
         if (pending.IsCompletedSuccessfully) return new ValueTask<byte[]>(Encode(pending.Result));
         return EncodeLater(pending);
     }

@@ -15,7 +15,8 @@ let latin1 (s: string) = Encoding.Latin1.GetBytes s
 let utf8 (s: string) = Encoding.UTF8.GetBytes s
 let frameOf (limit: int) (bytes: byte[]) = frame limit (ReadOnlySpan bytes)
 let frameText (s: string) = frameOf MaxRequest (latin1 s)
-let parseText (s: string) = parse (ReadOnlySpan(utf8 s))
+let transport = mapNameBytes "transport"
+let askText (s: string) = ask transport (ReadOnlySpan(utf8 s))
 let wire (reply: Reply) = Encoding.UTF8.GetString(encode reply)
 
 let isMalformed (f: Frame) =
@@ -236,19 +237,19 @@ let ``after a malformed netstring the feed stops, earlier requests still count``
 // ---------------------------------------------------------------- requests
 
 [<Property(MaxTest = 1000, Arbitrary = [| typeof<CodecTests.Texts> |])>]
-let ``a request parses to its map name and raw key, spaces and case kept`` (key: string) =
-    key.Contains '\000' || parseText ("transport " + key) = Lookup("transport", key)
+let ``a request for this map asks for its raw key, lower-cased, spaces kept`` (key: string) =
+    key.Contains '\000' || key = "" || askText ("transport " + key) = Key(key.ToLowerInvariant())
 
 [<Theory>]
-[<InlineData("transport john@example.com", "transport", "john@example.com")>]
-[<InlineData("transport John@Example.COM", "transport", "John@Example.COM")>]
-[<InlineData("transport \"john doe\"@example.com", "transport", "\"john doe\"@example.com")>]
-[<InlineData("transport a%20b", "transport", "a%20b")>]
-[<InlineData("transport *", "transport", "*")>]
-[<InlineData("transport  x", "transport", " x")>]
-[<InlineData("other été@x.fr", "other", "été@x.fr")>]
-let ``requests Postfix sends parse`` (payload: string, name: string, key: string) =
-    Assert.Equal(Lookup(name, key), parseText payload)
+[<InlineData("transport john@example.com", "john@example.com")>]
+[<InlineData("transport John@Example.COM", "john@example.com")>]
+[<InlineData("transport \"john doe\"@example.com", "\"john doe\"@example.com")>]
+[<InlineData("transport a%20b", "a%20b")>]
+[<InlineData("transport *", "*")>]
+[<InlineData("transport  x", " x")>]
+[<InlineData("transport ÉTÉ@x.fr", "été@x.fr")>]
+let ``requests Postfix sends ask for their key`` (payload: string, key: string) =
+    Assert.Equal(Key key, askText payload)
 
 [<Theory>]
 [<InlineData("transport", "missing space between map name and key")>]
@@ -256,19 +257,27 @@ let ``requests Postfix sends parse`` (payload: string, name: string, key: string
 [<InlineData(" key", "empty map name")>]
 [<InlineData("transport ", "empty key")>]
 [<InlineData("transport a\000b", "NUL byte in request")>]
-let ``invalid requests say why`` (payload: string, reason: string) =
-    Assert.Equal(Invalid reason, parseText payload)
+[<InlineData("relay x@y", "unknown map name \"relay\"")>]
+[<InlineData("Transport x@y", "unknown map name \"Transport\"")>]
+[<InlineData("transports x@y", "unknown map name \"transports\"")>]
+[<InlineData("other été@x.fr", "unknown map name \"other\"")>]
+let ``invalid requests and other maps are refused with the reason`` (payload: string, reason: string) =
+    Assert.Equal(Refused(Perm reason), askText payload)
 
 [<Fact>]
-let ``a request that is not UTF-8 is invalid`` () =
-    Assert.Equal(Invalid "request is not UTF-8", parse (ReadOnlySpan(latin1 "transport j\xf6hn@example.com")))
+let ``a request that is not UTF-8 is refused`` () =
+    Assert.Equal(Refused(Perm "request is not UTF-8"), ask transport (ReadOnlySpan(latin1 "transport j\xf6hn@example.com")))
 
-[<Fact>]
-let ``only the configured map name is served`` () =
-    Assert.Equal(Result.Ok "x@y", keyFor "transport" (Lookup("transport", "x@y")))
-    Assert.Equal(Result.Error(Perm "unknown map name \"relay\""), keyFor "transport" (Lookup("relay", "x@y")))
-    Assert.Equal(Result.Error(Perm "unknown map name \"Transport\""), keyFor "transport" (Lookup("Transport", "x@y")))
-    Assert.Equal(Result.Error(Perm "empty key"), keyFor "transport" (Invalid "empty key"))
+[<Property(MaxTest = 500, Arbitrary = [| typeof<CodecTests.Texts> |])>]
+let ``only the configured map name is served`` (name: string) =
+    let ok = name <> "" && not (name.Contains ' ') && not (name.Contains '\000')
+    not ok
+    || (match ask (mapNameBytes name) (ReadOnlySpan(utf8 (name + " x@y"))) with
+        | Key "x@y" -> true
+        | _ -> false)
+       && (match ask (mapNameBytes (name + "x")) (ReadOnlySpan(utf8 (name + " x@y"))) with
+           | Refused(Perm _) -> true
+           | _ -> false)
 
 // ---------------------------------------------------------------- replies
 
