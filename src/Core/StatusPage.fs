@@ -171,7 +171,8 @@ let private group (sb: StringBuilder) (s: Snapshot) (g: Stats.GroupCounts) =
     let title = if g.Group.Name = Model.AllServersName then name else "Group " + name
 
     sb.Append("<section class=\"group\" data-group=\"").Append(name).Append("\"><h2>").Append(title)
-        .Append(" <small>").Append(count decisions).Append(" decisions</small></h2>")
+        .Append(" <small>").Append(count decisions).Append(if decisions = 1L then " decision" else " decisions")
+        .Append("</small></h2>")
         .Append("<table class=\"relays\"><thead><tr><th>Relay</th><th>Address</th><th>Weight</th>")
         .Append("<th>Target</th><th>Current</th><th>Current share beside target</th>")
         .Append("<th>Decisions</th><th>Repeats</th>")
