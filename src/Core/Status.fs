@@ -35,31 +35,6 @@ type Snapshot =
       LastReload: ReloadOutcome option
       Health: Map<string, RelayHealth> option }
 
-type Row =
-    { Relay: Model.Relay
-      Decisions: int64
-      Repeats: int64
-      TargetShare: float
-      CurrentShare: float }
-
-let private at (counts: int64 array) (i: int) =
-    if i < counts.Length then counts[i] else 0L
-
-let rows (counts: Stats.GroupCounts) : Row array =
-    let members = counts.Group.Members
-    let total = Array.sum counts.Sent
-    let weights = members |> Array.sumBy (fun r -> int64 r.Weight)
-
-    members
-    |> Array.mapi (fun i r ->
-        let sent = at counts.Sent i
-
-        { Relay = r
-          Decisions = sent
-          Repeats = at counts.Repeats i
-          TargetShare = if weights = 0L then 0.0 else float r.Weight / float weights
-          CurrentShare = if total = 0L then 0.0 else float sent / float total })
-
 let health (s: Snapshot) (relay: Model.Relay) : RelayHealth option =
     s.Health
     |> Option.map (fun m ->
@@ -132,7 +107,7 @@ let json (s: Snapshot) : string =
     w.WriteStartArray("groups")
 
     for g in m.Groups do
-        let rs = rows g
+        let rs = Stats.rows g
         w.WriteStartObject()
         w.WriteString("name", g.Group.Name)
         w.WriteNumber("decisions", rs |> Array.sumBy (fun r -> r.Decisions))

@@ -40,19 +40,6 @@ type Snapshot =
       /// missing from the map is Unchecked.
       Health: Map<string, RelayHealth> option }
 
-/// One relay's line of a group, as the page and the JSON show it.
-type Row =
-    { Relay: Model.Relay
-      Decisions: int64
-      Repeats: int64
-      /// Share of the group's decisions the weights ask for, 0 to 1.
-      TargetShare: float
-      /// Share of the group's decisions the relay has had so far, 0 to 1.
-      CurrentShare: float }
-
-/// The rows of a group, in member order.
-val rows: counts: Stats.GroupCounts -> Row array
-
 /// A relay's health in the snapshot: None when checks are off.
 val health: s: Snapshot -> relay: Model.Relay -> RelayHealth option
 

@@ -146,7 +146,7 @@ let private summary (sb: StringBuilder) (s: Snapshot) =
     counters sb "Connections" [ "open-connections", "open", m.OpenConnections ]
     sb.Append("</div>") |> ignore
 
-let private bar (sb: StringBuilder) (r: Row) =
+let private bar (sb: StringBuilder) (r: Stats.Row) =
     let pct (share: float) = (share * 100.0).ToString("0.###", inv)
 
     sb.Append("<td class=\"bar\"><div class=\"track\"><div class=\"fill\" style=\"width:")
@@ -163,7 +163,7 @@ let private probeText (now: DateTimeOffset) (p: Probe option) =
         + (if p.Detail = "" then "" else ": " + p.Detail)
 
 let private group (sb: StringBuilder) (s: Snapshot) (g: Stats.GroupCounts) =
-    let rs = rows g
+    let rs = Stats.rows g
     let checks = s.Health.IsSome
     let decisions = rs |> Array.sumBy (fun r -> r.Decisions)
     let repeats = rs |> Array.sumBy (fun r -> r.Repeats)
