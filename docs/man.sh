@@ -128,6 +128,7 @@ BEGIN {
 # Collect the README: lines per top-level (##) section, in order.
 /^# / && !seen_title { seen_title = 1; next }
 /^## / { current = trim(substr($0, 4)); next }
+/^!\[/ { next }   # an image (a screenshot) has no place in a man page
 {
     body[current] = body[current] $0 "\n"
     present[current] = 1

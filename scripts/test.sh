@@ -134,6 +134,7 @@ test_deps() {
     command -v lintian >/dev/null 2>&1 || missing+=(lintian)            # tests/e2e/package.sh
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)    # unit verify and security
     command -v chromium-headless-shell >/dev/null 2>&1 || missing+=(chromium-headless-shell)  # the status page in a browser
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)                # reads the browser's DOM in status-page.sh
     (( ${#missing[@]} == 0 )) && return 0
     if (( EUID == 0 )) && command -v apt-get >/dev/null 2>&1; then
         say "installing what the tests need: ${missing[*]}"

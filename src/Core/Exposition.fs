@@ -149,16 +149,8 @@ let histogram (name: string) (help: string) (b: Buckets) : Family =
 let decisions (groups: Stats.GroupCounts list) : Family list =
     let rows =
         [ for g in groups do
-              let total = Array.sum g.Sent
-              let weights = g.Group.Members |> Array.sumBy (fun r -> int64 r.Weight)
-
-              for i in 0 .. g.Group.Members.Length - 1 do
-                  let r = g.Group.Members[i]
-                  let sent = if i < g.Sent.Length then g.Sent[i] else 0L
-                  let labels = [ "group", g.Group.Name; "server", r.Name ]
-                  let target = if weights = 0L then 0.0 else float r.Weight / float weights
-                  let current = if total = 0L then 0.0 else float sent / float total
-                  yield labels, sent, target, current ]
+              for r in Stats.rows g do
+                  yield [ "group", g.Group.Name; "server", r.Relay.Name ], r.Decisions, r.TargetShare, r.CurrentShare ]
 
     let family name help kind (value: int64 * float * float -> float) =
         { Name = Prefix + name

@@ -1,5 +1,5 @@
 /// The little HTTP/1.1 that the metrics endpoint speaks: read one request head, answer
-/// GET or HEAD /metrics, 404 for any other path, 405 for any other method, 400 for what
+/// GET or HEAD of /metrics, / (the status page) and /status.json, 404 for any other path, 405 for any other method, 400 for what
 /// is not HTTP/1.x, and close. Parsing is here; the socket loop is the shell's.
 module Router.Core.Http
 
@@ -13,6 +13,10 @@ let MaxHead = 8192
 type Request =
     /// GET or HEAD (HeadOnly) of /metrics, with or without a query string.
     | Metrics of headOnly: bool
+    /// GET or HEAD of / (or /index.html): the status page.
+    | HtmlStatus of headOnly: bool
+    /// GET or HEAD of /status.json.
+    | JsonStatus of headOnly: bool
     /// GET or HEAD of any other path.
     | NotFound of headOnly: bool
     /// A well-formed request with another method.
@@ -63,7 +67,12 @@ let parse (head: string) : Request =
         | "GET"
         | "HEAD" ->
             let headOnly = parts[0] = "HEAD"
-            if path = "/metrics" then Metrics headOnly else NotFound headOnly
+            match path with
+            | "/metrics" -> Metrics headOnly
+            | "/"
+            | "/index.html" -> HtmlStatus headOnly
+            | "/status.json" -> JsonStatus headOnly
+            | _ -> NotFound headOnly
         | _ -> MethodNotAllowed
 
 /// A response: status line, headers and body, always `Connection: close`.
@@ -81,16 +90,26 @@ let private plain status reason body headOnly =
       Body = body
       HeadOnly = headOnly }
 
-/// The answer to a request; `metrics` renders the page and is called only for /metrics.
-let respond (request: Request) (metrics: unit -> string) : Response =
+type Pages =
+    { Metrics: unit -> string
+      Html: unit -> string
+      Json: unit -> string }
+
+let private ok contentType body headOnly =
+    { Status = 200
+      Reason = "OK"
+      ContentType = contentType
+      Body = body
+      HeadOnly = headOnly }
+
+/// The answer to a request.
+let respond (request: Request) (pages: Pages) : Response =
     match request with
-    | Metrics headOnly ->
-        { Status = 200
-          Reason = "OK"
-          ContentType = Exposition.ContentType
-          Body = metrics ()
-          HeadOnly = headOnly }
-    | NotFound headOnly -> plain 404 "Not Found" "not found: the metrics are at /metrics\n" headOnly
+    | Metrics headOnly -> ok Exposition.ContentType (pages.Metrics()) headOnly
+    | HtmlStatus headOnly -> ok StatusPage.ContentType (pages.Html()) headOnly
+    | JsonStatus headOnly -> ok Status.JsonContentType (pages.Json()) headOnly
+    | NotFound headOnly ->
+        plain 404 "Not Found" "not found: the status page is at /, its figures at /status.json, the metrics at /metrics\n" headOnly
     | MethodNotAllowed -> plain 405 "Method Not Allowed" "only GET and HEAD\n" false
     | BadRequest -> plain 400 "Bad Request" "bad request\n" false
     | HeadTooLarge -> plain 431 "Request Header Fields Too Large" "request head too large\n" false

@@ -1,5 +1,5 @@
 /// The little HTTP/1.1 that the metrics endpoint speaks: read one request head, answer
-/// GET or HEAD /metrics, 404 for any other path, 405 for any other method, 400 for what
+/// GET or HEAD of /metrics, / (the status page) and /status.json, 404 for any other path, 405 for any other method, 400 for what
 /// is not HTTP/1.x, and close. Parsing is here; the socket loop is the shell's.
 module Router.Core.Http
 
@@ -11,6 +11,10 @@ type Request =
 
     /// GET or HEAD (HeadOnly) of /metrics, with or without a query string.
     | Metrics of headOnly: bool
+    /// GET or HEAD of / (or /index.html): the status page.
+    | HtmlStatus of headOnly: bool
+    /// GET or HEAD of /status.json.
+    | JsonStatus of headOnly: bool
 
     /// GET or HEAD of any other path.
     | NotFound of headOnly: bool
@@ -41,8 +45,19 @@ type Response =
       HeadOnly: bool
     }
 
-/// The answer to a request; `metrics` renders the page and is called only for /metrics.
-val respond: request: Request -> metrics: (unit -> string) -> Response
+/// What the endpoint serves; each is called only for its own path.
+type Pages =
+    {
+      /// The Prometheus text.
+      Metrics: unit -> string
+      /// The status page's HTML.
+      Html: unit -> string
+      /// The status page's figures as JSON.
+      Json: unit -> string
+    }
+
+/// The answer to a request.
+val respond: request: Request -> pages: Pages -> Response
 
 /// The bytes to send: headers with the body's length in bytes, then the body unless HEAD.
 val encode: r: Response -> byte array

@@ -33,6 +33,28 @@ let private line (name: string) (sent: int64) (total: int64) (weight: int) (weig
 let private at (counts: int64 array) (i: int) =
     if i < counts.Length then counts[i] else 0L
 
+type Row =
+    { Relay: Relay
+      Decisions: int64
+      Repeats: int64
+      TargetShare: float
+      CurrentShare: float }
+
+let rows (counts: GroupCounts) : Row array =
+    let members = counts.Group.Members
+    let total = Array.sum counts.Sent
+    let weights = members |> Array.sumBy (fun r -> int64 r.Weight)
+
+    members
+    |> Array.mapi (fun i r ->
+        let sent = at counts.Sent i
+
+        { Relay = r
+          Decisions = sent
+          Repeats = at counts.Repeats i
+          TargetShare = if weights = 0L then 0.0 else float r.Weight / float weights
+          CurrentShare = if total = 0L then 0.0 else float sent / float total })
+
 let private block (withRepeats: bool) (counts: GroupCounts) =
     let title =
         if counts.Group.Name = AllServersName then AllServersName else "Group " + counts.Group.Name

@@ -11,6 +11,23 @@ type GroupCounts =
       Repeats: int64 array
     }
 
+/// One relay's figures in one group: its decisions and repeats, and the shares (0 to 1)
+/// its weight asks for and it has had so far.
+type Row =
+    {
+      Relay: Router.Core.Model.Relay
+      Decisions: int64
+      Repeats: int64
+      /// perc / sum(perc of the group); 0 when the weights are all 0.
+      TargetShare: float
+      /// decisions / the group's decisions; 0 before the first.
+      CurrentShare: float
+    }
+
+/// The rows of a group, in member order: the share arithmetic of the metrics and the
+/// status page.
+val rows: counts: GroupCounts -> Row array
+
 /// "All Servers" first, then one block per group, a blank line between blocks:
 ///
 ///   All Servers

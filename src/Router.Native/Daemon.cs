@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Microsoft.FSharp.Core;
 using Router.Core;
 
 namespace Router.Native;
@@ -11,6 +12,7 @@ public static class Daemon
 
     public static int Run(Model.Config config, EffectiveSettings settings, Options options, ILoggerFactory logging)
     {
+        Metrics.Start();
         var log = logging.CreateLogger("router");
         using var signals = new Signals();
 
@@ -74,9 +76,12 @@ public static class Daemon
         {
             try
             {
-                metrics = MetricsServer.Start(metricsAt, () => Exposition.render(Exposition.families(
-                    Metrics.Snapshot(router.State, resolver, server.OpenConnections + (socketmap?.OpenConnections ?? 0)))),
-                    logging.CreateLogger("metrics"));
+                long Open() => server.OpenConnections + (socketmap?.OpenConnections ?? 0);
+                var pages = new Http.Pages(
+                    FuncConvert.FromFunc(() => Exposition.render(Exposition.families(Metrics.Snapshot(router.State, resolver, Open())))),
+                    FuncConvert.FromFunc(() => StatusPage.render(Metrics.StatusSnapshot(router.State, resolver, Open()))),
+                    FuncConvert.FromFunc(() => Status.json(Metrics.StatusSnapshot(router.State, resolver, Open()))));
+                metrics = MetricsServer.Start(metricsAt, pages, logging.CreateLogger("metrics"));
             }
             catch (System.Net.Sockets.SocketException e)
             {
@@ -122,7 +127,7 @@ public static class Daemon
             log.LogWarning("--max-connections {Max} is close to or above the open-file limit {Files}: raise LimitNOFILE, or connections will fail before the limit",
                 settings.MaxConnections, files);
         log.LogInformation("listening on {Where}", where);
-        if (metrics != null) log.LogInformation("metrics on http://{Where}/metrics", EffectiveSettings.Show(settings.Metrics!.Address, settings.Metrics.Port));
+        if (metrics != null) log.LogInformation("metrics on http://{Where}/metrics, status page on /", EffectiveSettings.Show(settings.Metrics!.Address, settings.Metrics.Port));
         if (router.Window is { } window)
             log.LogInformation("repeat window {Seconds} s, up to {Capacity} keys", window.Seconds, window.Capacity);
         if (socketmap != null)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
 using Router.Core;
 
 namespace Router.Native;
@@ -63,10 +64,42 @@ public static class Metrics
         Interlocked.Increment(ref Cells[((int)Cell.DnsBucket0 + bucket) * Stride]);
     }
 
-    public static void Reloaded(bool succeeded)
+    /// <summary>When the router started, for the status page's uptime.</summary>
+    public static DateTimeOffset Started { get; private set; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The router starts serving now.</summary>
+    public static void Start() => Started = DateTimeOffset.UtcNow;
+
+    private static Status.ReloadOutcome? _lastReload;
+
+    /// <summary>A reload ended; <paramref name="message"/> is one line for the status page.</summary>
+    public static void Reloaded(bool succeeded, string message)
     {
         Add(succeeded ? Cell.ReloadsSucceeded : Cell.ReloadsFailed);
         Volatile.Write(ref At(Cell.LastReloadFailed), succeeded ? 0 : 1);
+        Volatile.Write(ref _lastReload, new Status.ReloadOutcome(DateTimeOffset.UtcNow, succeeded, message));
+    }
+
+    /// <summary>
+    /// Health per relay name for the status page, or null while health checks are off (the
+    /// page then has no health columns).
+    /// </summary>
+    public static Func<FSharpMap<string, Status.RelayHealth>>? Health { get; set; }
+
+    /// <summary>The status page's figures, as they stand now; reads counters only, never blocks a lookup.</summary>
+    public static Status.Snapshot StatusSnapshot(RoutingState state, MxResolver resolver, long openConnections)
+    {
+        var health = Health is { } read
+            ? FSharpOption<FSharpMap<string, Status.RelayHealth>>.Some(read())
+            : FSharpOption<FSharpMap<string, Status.RelayHealth>>.None;
+        var reload = Volatile.Read(ref _lastReload);
+        return new Status.Snapshot(
+            Snapshot(state, resolver, openConnections),
+            DateTimeOffset.UtcNow,
+            Started,
+            state.Config.File,
+            reload is null ? FSharpOption<Status.ReloadOutcome>.None : FSharpOption<Status.ReloadOutcome>.Some(reload),
+            health);
     }
 
     /// <summary>Everything, as it stands now, for the core to render.</summary>

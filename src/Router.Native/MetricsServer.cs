@@ -6,11 +6,12 @@ using Router.Core;
 namespace Router.Native;
 
 /// <summary>
-/// --metrics ADDR:PORT: a deliberately small HTTP/1.1 responder for Prometheus. One request
+/// --metrics ADDR:PORT: a deliberately small HTTP/1.1 responder for Prometheus (/metrics)
+/// and for people (the status page at / and its figures at /status.json). One request
 /// per connection, then close; the head must arrive within <see cref="RequestTimeout"/> and
 /// <see cref="Http.MaxHead"/> bytes; at most <see cref="MaxClients"/> at once (more are
-/// closed at once). Parsing and the page are the core's (<see cref="Http"/>,
-/// <see cref="Exposition"/>). prometheus-net would have added about 4 MB to the binary
+/// closed at once), whatever the path. Parsing and the pages are the core's (<see cref="Http"/>,
+/// <see cref="Exposition"/>, <see cref="StatusPage"/>, <see cref="Status"/>). prometheus-net would have added about 4 MB to the binary
 /// (HttpListener and its dependencies) for one GET.
 /// </summary>
 public sealed class MetricsServer : IDisposable
@@ -19,7 +20,7 @@ public sealed class MetricsServer : IDisposable
     public const int MaxClients = 8;
 
     private readonly Socket _listener;
-    private readonly Func<string> _page;
+    private readonly Http.Pages _pages;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private int _clients;
@@ -27,15 +28,15 @@ public sealed class MetricsServer : IDisposable
 
     public EndPoint LocalEndPoint => _listener.LocalEndPoint!;
 
-    private MetricsServer(Socket listener, Func<string> page, ILogger log)
+    private MetricsServer(Socket listener, Http.Pages pages, ILogger log)
     {
         _listener = listener;
-        _page = page;
+        _pages = pages;
         _log = log;
     }
 
     /// <summary>Binds and starts serving; throws SocketException when the address cannot be had.</summary>
-    public static MetricsServer Start(IPEndPoint endpoint, Func<string> page, ILogger log)
+    public static MetricsServer Start(IPEndPoint endpoint, Http.Pages pages, ILogger log)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -49,7 +50,7 @@ public sealed class MetricsServer : IDisposable
             socket.Dispose();
             throw;
         }
-        var server = new MetricsServer(socket, page, log);
+        var server = new MetricsServer(socket, pages, log);
         server._loop = Task.Run(server.AcceptLoop);
         return server;
     }
@@ -89,7 +90,7 @@ public sealed class MetricsServer : IDisposable
             var request = end < 0
                 ? Http.Request.HeadTooLarge
                 : Http.parse(System.Text.Encoding.ASCII.GetString(buffer, 0, end));
-            var response = Http.encode(Http.respond(request, Microsoft.FSharp.Core.FuncConvert.FromFunc(_page)));
+            var response = Http.encode(Http.respond(request, _pages));
             int sent = 0;
             while (sent < response.Length)
                 sent += await socket.SendAsync(response.AsMemory(sent), SocketFlags.None, timeout.Token).ConfigureAwait(false);

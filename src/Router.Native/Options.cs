@@ -82,7 +82,8 @@ public sealed class Options
         "                           recipient_delimiter (e.g. + or +-; empty = off, the default)\n" +
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
-        "  --metrics ADDR:PORT      serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)\n" +
+        "  --metrics ADDR:PORT      serve the status page at http://ADDR:PORT/, its figures at\n" +
+        "                           /status.json and Prometheus metrics at /metrics (default off)\n" +
         "  --allow CIDR             a client network that may connect (repeatable); required\n" +
         "                           when --host is not a loopback address\n" +
         "  --max-connections N      most connections open at once, both listeners together\n" +

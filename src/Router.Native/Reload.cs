@@ -60,7 +60,7 @@ public sealed class Reloader
             {
                 // Never let a reload take the router down: say so and keep serving.
                 _log.LogError("reload failed: {Type}: {Message}", e.GetType().Name, e.Message);
-                Metrics.Reloaded(succeeded: false);
+                Metrics.Reloaded(succeeded: false, e.GetType().Name + ": " + e.Message);
                 SdNotify.Send("READY=1");
             }
             if (Interlocked.CompareExchange(ref _state, 0, 1) == 1) return;
@@ -87,8 +87,10 @@ public sealed class Reloader
         if (errors.Count > 0 || loaded.Config is null || settings is null)
         {
             foreach (var line in errors) _log.LogError("{Diagnostic}", line);
+            // Counted before the log line, so whoever reads the log sees the counters already moved.
+            Metrics.Reloaded(succeeded: false, path + " has " + errors.Count + " error(s); still serving the config loaded before"
+                + (errors.Count > 0 ? ": " + errors[0] : ""));
             _log.LogError("reload: {Path} has {Count} error(s); still serving the config loaded before", path, errors.Count);
-            Metrics.Reloaded(succeeded: false);
             SdNotify.Send("READY=1\nSTATUS=reload failed: " + errors.Count + " error(s) in " + path + "; serving the previous config");
             return;
         }
@@ -105,12 +107,13 @@ public sealed class Reloader
 
         var kept = Reload.kept(next, carried);
         var restarted = Reload.restarted(next, carried);
+        Metrics.Reloaded(succeeded: true,
+            path + ": " + next.Groups.Length + " groups, " + next.Rules.Length + " rules");
         _log.LogInformation(
             "reloaded {Path}: {Groups} groups, {Rules} rules; WRR position kept: {Kept}; restarted: {Restarted}",
             path, next.Groups.Length, next.Rules.Length,
             kept.IsEmpty ? "none" : string.Join(", ", kept),
             restarted.IsEmpty ? "none" : string.Join(", ", restarted));
-        Metrics.Reloaded(succeeded: true);
         SdNotify.Send("READY=1\nSTATUS=serving " + path);
     }
 

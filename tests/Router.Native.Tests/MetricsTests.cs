@@ -258,7 +258,7 @@ public class MetricsTests
         var length = int.Parse(Regex.Match(head.Stdout, @"Content-Length: (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.True(length > 1000, head.Stdout);
 
-        Assert.Equal("404", Curl("--output", "/dev/null", "--write-out", "%{http_code}", url + "/").Stdout);
+        Assert.Equal("404", Curl("--output", "/dev/null", "--write-out", "%{http_code}", url + "/status").Stdout);
         Assert.Equal("404", Curl("--output", "/dev/null", "--write-out", "%{http_code}", url + "/metricsx").Stdout);
         Assert.Equal("200", Curl("--output", "/dev/null", "--write-out", "%{http_code}", url + "/metrics?x=1").Stdout);
         Assert.Equal("405", Curl("--output", "/dev/null", "--write-out", "%{http_code}", "--data", "x", url + "/metrics").Stdout);
