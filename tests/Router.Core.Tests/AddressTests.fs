@@ -81,7 +81,7 @@ let ``a key is its lower-cased text and the domain after its last at-sign`` () =
 let ``a key parsed from a tcp_table request is lower-cased already: ofLowered takes it as ofText would`` () =
     Prop.forAll (Arb.fromGen domainGen) (fun text ->
         let utf8 = Text.Encoding.UTF8.GetBytes text
-        let line = Text.Encoding.ASCII.GetBytes("get " + TcpTable.encodeBytes (ReadOnlySpan utf8))
+        let line = Text.Encoding.ASCII.GetBytes("get " + Percent.encode (ReadOnlySpan utf8))
 
         match TcpTable.parse (ReadOnlySpan line) with
         | TcpTable.Get key -> Address.ofLowered key = Address.ofText (Text.Encoding.UTF8.GetString utf8)
