@@ -150,14 +150,13 @@ let decisions (groups: Stats.GroupCounts list) : Family list =
     let rows =
         [ for g in groups do
               let total = Array.sum g.Sent
-              let weights = g.Group.Members |> Array.sumBy (fun r -> int64 r.Weight)
 
               for i in 0 .. g.Group.Members.Length - 1 do
                   let r = g.Group.Members[i]
                   let sent = if i < g.Sent.Length then g.Sent[i] else 0L
                   let labels = [ "group", g.Group.Name; "server", r.Name ]
-                  let target = if weights = 0L then 0.0 else float r.Weight / float weights
-                  let current = if total = 0L then 0.0 else float sent / float total
+                  let target = Stats.targetShare g.Group i
+                  let current = Stats.share sent total
                   yield labels, sent, target, current ]
 
     let family name help kind (value: int64 * float * float -> float) =
