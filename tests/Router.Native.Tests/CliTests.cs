@@ -157,7 +157,7 @@ public class CliTests
         Assert.Contains("colour", r.Stderr);
         Assert.Contains("weight", r.Stderr);
         AssertNamesLine(r, LineOf(yaml, "colour"));
-        AssertNamesLine(r, LineOf(yaml, "weight"));
+        AssertNamesLine(r, LineOf(yaml, "weight: 3"));
     }
 
     [Fact]
