@@ -16,7 +16,10 @@ public static class Example
     public static readonly string[] All = { Mx1, Mx2, Mx3, Mx4 };
 
     /// <summary>The shipped postfix-mx-smart-router.yaml.example, found above the test assembly.</summary>
-    public static readonly string Shipped = ReadShipped();
+    public static readonly string ShippedPath = FindShipped();
+
+    /// <summary>The shipped example's text.</summary>
+    public static readonly string Shipped = File.ReadAllText(ShippedPath).Replace("\r", "");
 
     /// <summary>
     /// The shipped example's servers section, its comments included; without the config
@@ -38,12 +41,12 @@ public static class Example
         return Shipped[from..to];
     }
 
-    private static string ReadShipped()
+    private static string FindShipped()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
             var candidate = Path.Combine(d.FullName, "postfix-mx-smart-router.yaml.example");
-            if (File.Exists(candidate)) return File.ReadAllText(candidate).Replace("\r", "");
+            if (File.Exists(candidate)) return candidate;
         }
         throw new FileNotFoundException("postfix-mx-smart-router.yaml.example not found above the test assembly");
     }
