@@ -17,18 +17,26 @@ let private header = "  Name          # Sent |  curr. % / target %"
 
 let private repeatsHeader = " | Repeats"
 
+let share (part: int64) (whole: int64) : float =
+    if whole = 0L then 0.0 else float part / float whole
+
+let private weightSum (group: Group) =
+    group.Members |> Array.sumBy (fun r -> int64 r.Weight)
+
+let targetShare (group: Group) (index: int) : float =
+    share (int64 group.Members[index].Weight) (weightSum group)
+
 /// Python's f"{x*100:8.4f}".
-let private percent (part: float) (whole: float) =
-    let value = if whole = 0.0 then 0.0 else part * 100.0 / whole
-    value.ToString("F4", CultureInfo.InvariantCulture).PadLeft 8
+let private percent (part: int64) (whole: int64) =
+    (share part whole * 100.0).ToString("F4", CultureInfo.InvariantCulture).PadLeft 8
 
 let private number (n: int64) (width: int) =
     n.ToString("N0", CultureInfo.InvariantCulture).PadLeft width
 
 /// Python's f"    {name:10s} {sent:7,d} | {cur:8.4f} / {target:8.4f}".
-let private line (name: string) (sent: int64) (total: int64) (weight: int) (weights: int) =
+let private line (name: string) (sent: int64) (total: int64) (weight: int64) (weights: int64) =
     "    " + name.PadRight 10 + " " + number sent 7
-    + " | " + percent (float sent) (float total) + " / " + percent (float weight) (float weights)
+    + " | " + percent sent total + " / " + percent weight weights
 
 let private at (counts: int64 array) (i: int) =
     if i < counts.Length then counts[i] else 0L
@@ -43,7 +51,6 @@ type Row =
 let rows (counts: GroupCounts) : Row array =
     let members = counts.Group.Members
     let total = Array.sum counts.Sent
-    let weights = members |> Array.sumBy (fun r -> int64 r.Weight)
 
     members
     |> Array.mapi (fun i r ->
@@ -52,20 +59,20 @@ let rows (counts: GroupCounts) : Row array =
         { Relay = r
           Decisions = sent
           Repeats = at counts.Repeats i
-          TargetShare = if weights = 0L then 0.0 else float r.Weight / float weights
-          CurrentShare = if total = 0L then 0.0 else float sent / float total })
+          TargetShare = targetShare counts.Group i
+          CurrentShare = share sent total })
 
 let private block (withRepeats: bool) (counts: GroupCounts) =
     let title =
         if counts.Group.Name = AllServersName then AllServersName else "Group " + counts.Group.Name
 
     let total = Array.sum counts.Sent
-    let weights = counts.Group.Members |> Array.sumBy (fun r -> r.Weight)
+    let weights = weightSum counts.Group
 
     let rows =
         counts.Group.Members
         |> Array.mapi (fun i r ->
-            let row = line r.Name (at counts.Sent i) total r.Weight weights
+            let row = line r.Name (at counts.Sent i) total (int64 r.Weight) weights
 
             if withRepeats then row + " | " + number (at counts.Repeats i) 7 else row)
 

@@ -28,6 +28,14 @@ type Row =
 /// status page.
 val rows: counts: GroupCounts -> Row array
 
+/// part / whole, between 0 and 1: the share a relay's count or weight is of its group's
+/// total; 0 when the total is 0. The one share arithmetic of the stats table, the metrics,
+/// the status page and --check.
+val share: part: int64 -> whole: int64 -> float
+
+/// The share of the group's picks the weights ask for, for the member at `index`.
+val targetShare: group: Router.Core.Model.Group -> index: int -> float
+
 /// "All Servers" first, then one block per group, a blank line between blocks:
 ///
 ///   All Servers

@@ -18,70 +18,6 @@ type Request =
     | Malformed of reason: string
 
 
-let private hexDigits = "0123456789ABCDEF"
-
-let private needsEscape (b: byte) =
-    b = byte '%' || b = byte ' ' || b < 0x20uy || b >= 0x7fuy
-
-let private hexValue (b: byte) : int =
-    if b >= byte '0' && b <= byte '9' then int b - int '0'
-    elif b >= byte 'a' && b <= byte 'f' then int b - int 'a' + 10
-    elif b >= byte 'A' && b <= byte 'F' then int b - int 'A' + 10
-    else -1
-
-/// %XX-encodes '%', space, control bytes (< 0x20, 0x7f) and bytes >= 0x80.
-let encodeBytes (bytes: ReadOnlySpan<byte>) : string =
-    let sb = Text.StringBuilder(bytes.Length + 8)
-
-    for i in 0 .. bytes.Length - 1 do
-        let b = bytes[i]
-
-        if needsEscape b then
-            sb.Append('%').Append(hexDigits[int b >>> 4]).Append(hexDigits[int b &&& 0xf]) |> ignore
-        else
-            sb.Append(char b) |> ignore
-
-    sb.ToString()
-
-/// Decodes %XX (hex, either case) from `text` into `into` (at least as long): the
-/// length decoded, or Error on a bad escape.
-let private decodeInto (text: ReadOnlySpan<byte>) (into: Span<byte>) : Result<int, string> =
-    let mutable n = 0
-    let mutable i = 0
-    // "" while no error (every reason is non-empty)
-    let mutable error = ""
-
-    while error.Length = 0 && i < text.Length do
-        let b = text[i]
-
-        if b = byte '%' then
-            if i + 2 >= text.Length then
-                error <- "truncated %XX escape"
-            else
-                let hi = hexValue text[i + 1]
-                let lo = hexValue text[i + 2]
-
-                if hi < 0 || lo < 0 then
-                    error <- "bad %XX escape"
-                else
-                    into[n] <- byte (hi * 16 + lo)
-                    n <- n + 1
-                    i <- i + 3
-        else
-            into[n] <- b
-            n <- n + 1
-            i <- i + 1
-
-    if error.Length = 0 then Ok n else Error error
-
-/// Decodes %XX (hex, either case); Error on a bad escape.
-let decodeBytes (text: ReadOnlySpan<byte>) : Result<byte[], string> =
-    let out = Array.zeroCreate<byte> text.Length
-
-    match decodeInto text (Span out) with
-    | Ok n -> Ok(Array.sub out 0 n)
-    | Error e -> Error e
-
 let private getPrefix = "get "B
 
 /// The key of a `get` line: decoded into a pooled buffer, checked, made one lower-cased string.
@@ -89,7 +25,7 @@ let private key (encoded: ReadOnlySpan<byte>) : Request =
     let buffer = Buffers.ArrayPool<byte>.Shared.Rent(max 1 encoded.Length)
 
     try
-        match decodeInto encoded (Span buffer) with
+        match Percent.decodeInto encoded (Span buffer) with
         | Error e -> Malformed e
         | Ok 0 -> Malformed "empty key"
         | Ok n ->
@@ -116,21 +52,9 @@ let parse (line: ReadOnlySpan<byte>) : Request =
     else
         key (line.Slice getPrefix.Length)
 
-/// Cuts encoded text to at most `max` bytes without splitting a %XX escape.
-let private truncate (max: int) (encoded: string) : string =
-    if encoded.Length <= max then
-        encoded
-    else
-        let cut =
-            if max >= 1 && encoded[max - 1] = '%' then max - 1
-            elif max >= 2 && encoded[max - 2] = '%' then max - 2
-            else max
-
-        encoded.Substring(0, cut)
-
 let private line (status: string) (text: string) : byte[] =
-    let encoded = encodeBytes (ReadOnlySpan(Text.Encoding.UTF8.GetBytes text))
-    let body = truncate (MaxLine - 5) encoded
+    let encoded = Percent.encode (ReadOnlySpan(Text.Encoding.UTF8.GetBytes text))
+    let body = Percent.truncate (MaxLine - 5) encoded
     Text.Encoding.ASCII.GetBytes(status + " " + body + "\n")
 
 let encode (reply: Reply.Reply) : byte[] =

@@ -17,13 +17,6 @@ type Request =
     /// Anything else; the reason goes into a 400 reply.
     | Malformed of reason: string
 
-/// %XX-encodes '%', space, control bytes (< 0x20, 0x7f) and bytes >= 0x80: the router's one
-/// %XX encoder (replies, and control characters in log lines).
-val encodeBytes: bytes: ReadOnlySpan<byte> -> string
-
-/// Decodes %XX (hex, either case); Error on a bad escape.
-val decodeBytes: text: ReadOnlySpan<byte> -> Result<byte[], string>
-
 /// Parses one request line (LF removed; a trailing CR removed here).
 val parse: line: ReadOnlySpan<byte> -> Request
 

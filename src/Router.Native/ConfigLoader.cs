@@ -71,6 +71,9 @@ public static class ConfigLoader
         }
         catch (YamlException e)
         {
+            // The deserializer wraps the parser's error ("Exception during deserialization",
+            // at the document's start): the innermost one says what and where.
+            while (e.InnerException is YamlException inner) e = inner;
             var failed = new LoadedConfig();
             failed.Errors.Add(Diagnostics.render(Diagnostic(path, e.Start, YamlMessage(e))));
             return failed;
@@ -203,8 +206,16 @@ public sealed class NodeTreeConverter : IYamlTypeConverter
         if (parser.TryConsume<SequenceStart>(out var seqStart))
         {
             var items = new List<ConfigTree.Node>();
-            while (!parser.TryConsume<SequenceEnd>(out _))
-                items.Add(Read(parser, anchors, depth + 1));
+            try
+            {
+                while (!parser.TryConsume<SequenceEnd>(out _))
+                    items.Add(Read(parser, anchors, depth + 1));
+            }
+            catch (InvalidOperationException) when (seqStart.Style == SequenceStyle.Flow)
+            {
+                // YamlDotNet's scanner fails this way, with no position, on a [ list never closed.
+                throw new YamlException(seqStart.Start, seqStart.End, "the list opened here with [ is never closed with ]");
+            }
             var node = ConfigTree.Node.NewSequence(ListModule.OfSeq(items), ConfigLoader.Pos(seqStart.Start));
             Remember(anchors, seqStart.Anchor, node);
             return node;

@@ -37,16 +37,12 @@ public static class Reports
 
     private static void AppendGroup(StringBuilder sb, Model.Group g)
     {
-        long total = 0;
-        foreach (var m in g.Members) total += m.Weight;
         sb.Append("  ").Append(g.Name).Append(':');
-        bool first = true;
-        foreach (var m in g.Members)
+        for (int i = 0; i < g.Members.Length; i++)
         {
-            sb.Append(first ? " " : ", ");
-            first = false;
-            double share = total == 0 ? 0 : m.Weight * 100.0 / total;
-            sb.Append(m.Name).Append(' ').Append(share.ToString("0.0#", CultureInfo.InvariantCulture)).Append('%');
+            sb.Append(i == 0 ? " " : ", ");
+            double share = Stats.targetShare(g, i) * 100.0;
+            sb.Append(g.Members[i].Name).Append(' ').Append(share.ToString("0.0#", CultureInfo.InvariantCulture)).Append('%');
         }
         sb.Append('\n');
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
+using Router.Core;
 using Microsoft.Extensions.Logging;
 
 namespace Router.Native;
@@ -112,27 +113,7 @@ public sealed class RoutingLog : IAsyncDisposable
     /// %XX-escapes '%', control characters (C0, DEL, C1) and the Unicode line and paragraph
     /// separators, byte by byte in UTF-8, so one lookup is always one line.
     /// </summary>
-    public static void Escape(StringBuilder sb, string text)
-    {
-        Span<byte> utf8 = stackalloc byte[4];
-        for (int i = 0; i < text.Length; i++)
-        {
-            char c = text[i];
-            bool escape = c == '%' || c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == '\u2028' || c == '\u2029';
-            if (!escape)
-            {
-                sb.Append(c);
-                continue;
-            }
-            int n = Encoding.UTF8.GetBytes(text.AsSpan(i, 1), utf8);
-            for (int b = 0; b < n; b++)
-            {
-                sb.Append('%');
-                sb.Append("0123456789ABCDEF"[utf8[b] >> 4]);
-                sb.Append("0123456789ABCDEF"[utf8[b] & 0xF]);
-            }
-        }
-    }
+    public static void Escape(StringBuilder sb, string text) => Percent.appendLineSafe(sb, text);
 
     private async Task PumpAsync()
     {

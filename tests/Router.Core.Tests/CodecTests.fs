@@ -1,4 +1,4 @@
-/// tcp_table codec: %XX round trip, what an encoded text may hold, request and reply shape.
+/// tcp_table codec: request and reply shape.
 module Router.Core.Tests.CodecTests
 
 open System
@@ -12,7 +12,7 @@ open Router.Core.TcpTable
 
 let bytes (s: string) = Encoding.UTF8.GetBytes s
 let ascii (b: byte[]) = Encoding.ASCII.GetString b
-let encodeText (s: string) = encodeBytes (ReadOnlySpan(bytes s))
+let encodeText (s: string) = Percent.encode (ReadOnlySpan(bytes s))
 let parseText (s: string) = parse (ReadOnlySpan(Encoding.Latin1.GetBytes s))
 let encodeReply (r: Reply.Reply) = ascii (encode r)
 let Found (text: string) = Reply.Found(text, -1)
@@ -59,15 +59,6 @@ let longTextGen: Gen<string> =
 type Texts =
     static member Arb() = Arb.fromGen keyGen
 
-[<Property(MaxTest = 1000)>]
-let ``decodeBytes undoes encodeBytes for every byte string`` (data: byte array) =
-    let encoded = encodeBytes (ReadOnlySpan data)
-    decodeBytes (ReadOnlySpan(Encoding.ASCII.GetBytes encoded)) = Ok data
-
-[<Property(MaxTest = 1000)>]
-let ``an encoded text holds nothing special except as %XX`` (data: byte array) =
-    wellFormed (encodeBytes (ReadOnlySpan data))
-
 [<Property(MaxTest = 1000, Arbitrary = [| typeof<Texts> |])>]
 let ``get with an encoded UTF-8 key parses to that key in lower case`` (key: string) =
     key.Contains '\000' || parseText ("get " + encodeText key) = Get(key.ToLowerInvariant())
@@ -95,7 +86,7 @@ let ``a reply fits 4096 bytes, ends with one LF, holds no CR and decodes`` () =
             && not (line.Substring(0, line.Length - 1).Contains '\n')
             && not (line.Contains '\r')
             && wellFormed (line.Substring(4, line.Length - 5))
-            && Result.isOk (decodeBytes (ReadOnlySpan(wire, 4, wire.Length - 5))))
+            && Result.isOk (Percent.decode (ReadOnlySpan(wire, 4, wire.Length - 5))))
 
 [<Theory>]
 [<InlineData("get john@example.com", "john@example.com")>]

@@ -97,3 +97,33 @@ let ``repeats get a column of their own, and the shares count decisions only`` (
           "" ]
 
     Assert.Equal(String.Join("\n", expected), table)
+
+[<FsCheck.Xunit.Property(MaxTest = 200)>]
+let ``a member's target share is its weight over the sum of its group's weights`` (weights: FsCheck.NonEmptyArray<byte>) =
+    let weights = weights.Get |> Array.map (fun b -> int b % 101)
+    let weights = if Array.sum weights = 0 then Array.append weights [| 1 |] else weights
+
+    let yaml =
+        String.Join(
+            "\n",
+            [ yield "servers:"
+              yield "  names:"
+              for i in 0 .. weights.Length - 1 do
+                  yield "    mx" + string i + ":"
+                  yield "      address: relay:[mx" + string i + ".test]:25"
+                  yield "      perc: " + string weights[i] ]
+        )
+
+    let all = (load yaml).AllServers
+    let sum = float (Array.sum weights)
+
+    weights
+    |> Array.indexed
+    |> Array.forall (fun (i, w) -> abs (Stats.targetShare all i - float w / sum) < 1e-12)
+
+[<Fact>]
+let ``a share of nothing is 0, of everything 1`` () =
+    Assert.Equal(0.0, Stats.share 0L 0L)
+    Assert.Equal(0.0, Stats.share 5L 0L)
+    Assert.Equal(1.0, Stats.share 7L 7L)
+    Assert.Equal(0.25, Stats.share 1L 4L)

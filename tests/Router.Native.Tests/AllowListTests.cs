@@ -41,7 +41,8 @@ public class AllowListTests
         var config = dir.Write("r.yaml", "config:\n  port: 10099\n  host: 0.0.0.0\n" + Config(DefaultAt.First));
         var r = RouterProcess.Run(new[] { "-c", config, "--check" });
         Assert.True(r.ExitCode == 1, r.ToString());
-        Assert.Matches(@"r\.yaml:3:\d+: error: config\.host 0\.0\.0\.0: not a loopback address", r.Stderr);
+        Assert.Equal(config + ":3:9: error: config.host 0.0.0.0: not a loopback address, and tcp_table has no authentication: "
+            + "name the client networks that may connect with --allow CIDR (or config.allow), e.g. --allow 192.0.2.0/24\n", r.Stderr);
 
         var allowed = dir.Write("ok.yaml", "config:\n  host: 0.0.0.0\n  allow: [192.0.2.0/24, \"2001:db8::/32\"]\n" + Config(DefaultAt.First));
         var ok = RouterProcess.Run(new[] { "-c", allowed, "--check" });

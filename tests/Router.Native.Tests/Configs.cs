@@ -15,36 +15,45 @@ public static class Example
     public static readonly string[] Bad = { Mx3, Mx4 };
     public static readonly string[] All = { Mx1, Mx2, Mx3, Mx4 };
 
-    public const string Servers = """
-        servers:
-          names:
-            mx1:
-              address: relay:[mx1.example.com]:25
-              perc: 40
-            mx2:
-              address: relay:[mx2.example.com]:25
-              perc: 40
-            mx3:
-              address: relay:[mx3.example.com]:25
-              perc: 20
-            mx4:
-              address: smtp:[192.0.2.4]:587
-          good: [mx1, mx2, mx3]
-          bad: [mx3, mx4]
+    /// <summary>The shipped postfix-mx-smart-router.yaml.example, found above the test assembly.</summary>
+    public static readonly string ShippedPath = FindShipped();
 
-        """;
+    /// <summary>The shipped example's text.</summary>
+    public static readonly string Shipped = File.ReadAllText(ShippedPath).Replace("\r", "");
 
-    public const string Rules = """
-          john@example.com: bad
-          vip@example.com: mx4
-          protection.outlook.com: good
-          example.com: good
+    /// <summary>
+    /// The shipped example's servers section, its comments included; without the config
+    /// section (all comments there), so that tests can give one of their own.
+    /// </summary>
+    public static readonly string Servers = Section("servers:\n", "sender_rules:\n");
 
-        """;
+    /// <summary>The shipped example's rules, in order, without its default.</summary>
+    public static readonly string Rules = string.Concat(
+        Shipped[(Shipped.IndexOf("\nsender_rules:\n", StringComparison.Ordinal) + "\nsender_rules:\n".Length)..].Split('\n')
+            .Where(l => l.StartsWith("  ", StringComparison.Ordinal) && !l.TrimStart().StartsWith('#') && !l.StartsWith("  default:", StringComparison.Ordinal))
+            .Select(l => l + "\n"));
+
+    /// <summary>From the line that is `first` to the line before the one that is `next`.</summary>
+    private static string Section(string first, string next)
+    {
+        int from = Shipped.IndexOf("\n" + first, StringComparison.Ordinal) + 1;
+        int to = Shipped.IndexOf("\n" + next, from, StringComparison.Ordinal) + 1;
+        return Shipped[from..to];
+    }
+
+    private static string FindShipped()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            var candidate = Path.Combine(d.FullName, "postfix-mx-smart-router.yaml.example");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException("postfix-mx-smart-router.yaml.example not found above the test assembly");
+    }
 
     public enum DefaultAt { First, Last, None }
 
-    /// <summary>The example, with `default: NO RESULT` first, last or not at all.</summary>
+    /// <summary>The shipped example, with `default: NO RESULT` first (as shipped), last or not at all.</summary>
     public static string Config(DefaultAt at, string defaultTarget = "NO RESULT", string extraRules = "") =>
         Servers + "sender_rules:\n"
         + (at == DefaultAt.First ? "  default: " + defaultTarget + "\n" : "")

@@ -152,7 +152,7 @@ public class RoutingTests
         dns.SetMx("order.test",
             new MxRecord(20, "x.protection.outlook.com"),
             new MxRecord(10, "mail.hosta.test"));
-        const string config = Servers + """
+        var config = Servers + """
             sender_rules:
               default: NO RESULT
               protection.outlook.com: good
@@ -171,7 +171,7 @@ public class RoutingTests
         dns.SetMx("tie.test",
             new MxRecord(10, "Z.Protection.Outlook.COM."),
             new MxRecord(10, "A.HostA.Test."));
-        const string config = Servers + """
+        var config = Servers + """
             sender_rules:
               default: NO RESULT
               protection.outlook.com: good
