@@ -33,8 +33,8 @@ E2E_START=$SECONDS
 
 # The helpers, one file per job: the harness (checks, scratch dir, ports, DNS, router), the
 # Postfix lab (smtp-sinks and private Postfix instances), the SMTP client (smtp-source,
-# sendmail, a session by hand) and the share checks.
-for _e2e_part in harness postfix smtp shares; do
+# sendmail, a session by hand), the share checks and relays that fail.
+for _e2e_part in harness postfix smtp shares relays; do
     # shellcheck source=/dev/null
     . "$E2E_DIR/lib/$_e2e_part.sh"
 done
