@@ -7,11 +7,13 @@
 # (relays 4-5) and the default relay 6 must get nothing.
 #
 #   checks: the router probes every relay (--health-interval 1 --health-timeout 1,
-#     health_fall 3, health_rise 2). t30 is an smtp-sink, then its port is taken over by a
-#     listener that accepts and holds every connection: the router marks it down (metrics
-#     and log line; the time from the failure to "down" is measured). 100 messages: all
-#     arrive within 40 s, t60 and t10 share them 60:10 (86/14, +-1), nothing tries t30.
-#     t30 is an smtp-sink again: marked up, and the next 100 split 60/30/10 (+-1).
+#     health_fall 3, health_rise 2) and answers with one backup (--failover 1). t30 is an
+#     smtp-sink, then its port is taken over by a listener that accepts and holds every
+#     connection: the router marks it down (metrics and log line; the time from the
+#     failure to "down" is measured). 100 messages: all arrive within 40 s, t60 and t10
+#     share them 60:10 (86/14, +-1), nothing tries t30, and no reply names it, not even
+#     as the backup. t30 is an smtp-sink again: marked up, and the next 100 split
+#     60/30/10 (+-1).
 #
 #   RELAYS_BASELINE=1 first measures today's behaviour with t30 hanging and checks off:
 #     how many of 100 are still queued 60 s after they were sent, with failover 0 and with
@@ -73,7 +75,7 @@ baseline() {
 
 checks() {
     local name=checks t0=$SECONDS
-    start "$name" "health_fall: 3" "health_rise: 2" -- --health-interval 1 --health-timeout 1
+    start "$name" "health_fall: 3" "health_rise: 2" -- --failover 1 --health-interval 1 --health-timeout 1
     local i
     wait_relay t30 1 10
     for i in $(seq 100); do
@@ -118,6 +120,14 @@ checks() {
         "duo $(sink_count 4)+$(sink_count 5), default $(sink_count 6)" \
         '[ $(($(sink_count 4) + $(sink_count 5) + $(sink_count 6))) = 0 ]'
     DOWN_SPLIT="$(sink_count 1)/$(sink_count 2)/$(sink_count 3)"
+    # the replies themselves (after the counts: these lookups are picks too): a pick and
+    # one backup, both up, so t30 is in none of them
+    local replies
+    replies=$(seq 10 | sed 's/$/probe@tri.test/' | postmap -q - "tcp:[127.0.0.1]:$ROUTER_PORT" | cut -f2)
+    check "$name: t30 down: 10 replies, each two next hops, none t30's" \
+        "replies: $(echo "$replies" | tr '\n' ' ')" \
+        '[ "$(echo "$replies" | grep -cE "^smtp:\[127\.0\.0\.1\]:[0-9]+, \[127\.0\.0\.1\]:[0-9]+\$")" = 10 ] &&
+         ! echo "$replies" | grep -qF ":${SINK_PORT[2]}"'
 
     # t30 comes back: an smtp-sink on its port again
     local t_back
