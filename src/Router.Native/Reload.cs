@@ -96,7 +96,7 @@ public sealed class Reloader
         }
 
         var next = settings.Apply(loaded.Config);
-        var successor = _router.State.Retire(next, out var carried);
+        var successor = _router.State.Retire(next, _router.UpFor(next), out var carried);
         _router.Replace(successor);
 
         var restart = Reload.needsRestart(current.Settings, next.Settings);

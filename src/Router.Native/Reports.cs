@@ -54,7 +54,7 @@ public static class Reports
         var mx = await resolver.LookupAsync(key).ConfigureAwait(false);
         var state = new RoutingState(config, resolver.FailurePolicy);
         var decision = Lookup.decide(state.Plan, Repeat.off, 0, key, mx).Item1;
-        long position = decision.IsPick ? state.Advance(decision.group) : 0;
-        return Explain.render(key, mx, decision, Lookup.finish(state.Plan, decision, position));
+        var (view, position) = decision.IsPick ? state.Advance(decision.group) : (Lookup.allUp(state.Plan, config.AllServers), 0L);
+        return Explain.render(key, mx, decision, Lookup.finish(state.Plan, decision, view, position));
     }
 }
