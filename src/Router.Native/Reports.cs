@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.FSharp.Core;
+using Microsoft.FSharp.Collections;
 using Router.Core;
 
 namespace Router.Native;
@@ -55,6 +57,13 @@ public static class Reports
         var state = new RoutingState(config, resolver.FailurePolicy);
         var decision = Lookup.decide(state.Plan, Repeat.off, 0, key, mx).Item1;
         var (view, position) = decision.IsPick ? state.Advance(decision.group) : (Lookup.allUp(state.Plan, config.AllServers), 0L);
-        return Explain.render(key, mx, decision, Lookup.finish(state.Plan, decision, view, position));
+        var outcome = Lookup.finish(state.Plan, decision, view, position);
+        var backups = FSharpOption<Model.Relay[]>.None;
+        if (decision.IsPick && Lookup.failover(state.Plan) > 0)
+        {
+            var members = decision.group.Members;
+            backups = FSharpOption<Model.Relay[]>.Some(Array.ConvertAll(Selection.backups(view, position), m => members[m]));
+        }
+        return Explain.render(key, mx, decision, outcome, backups, FSharpList<Tuple<Model.Relay, string>>.Empty);
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
 using Router.Core;
 
 namespace Router.Native;
@@ -96,25 +97,40 @@ public sealed class RoutingState
     /// view from position 0, so the fairness law holds over the picks since the change. A
     /// retired state passes it on to its successor.
     /// </summary>
-    public void SetUp(Selection.UpSet up)
+    /// <returns>The groups that began or stopped failing open (no member up), with their new state.</returns>
+    public List<(string Group, bool FailingOpen)> SetUp(Selection.UpSet up)
     {
+        var turned = new List<(string, bool)>();
         lock (_gate)
         {
-            if (IsRetired)
-            {
-                Successor.SetUp(up);
-                return;
-            }
+            if (IsRetired) return Successor.SetUp(up);
             Volatile.Write(ref _up, up);
             var lanes = (Lane[])_lanes.Clone();
             for (int g = 0; g < _groups.Length; g++)
             {
                 var view = ViewOf(_groups[g]);
-                if (Selection.mask(view) != Selection.mask(lanes[g].View)) lanes[g] = new Lane(view, 0);
+                if (Selection.mask(view) == Selection.mask(lanes[g].View)) continue;
+                if (Selection.failOpen(view) != Selection.failOpen(lanes[g].View))
+                    turned.Add((_groups[g].Name, Selection.failOpen(view)));
+                lanes[g] = new Lane(view, 0);
             }
             Volatile.Write(ref _lanes, lanes);
         }
+        return turned;
     }
+
+    /// <summary>The groups with no member up, answering as if all were up.</summary>
+    public List<string> FailingOpen()
+    {
+        if (IsRetired) return Successor.FailingOpen();
+        var names = new List<string>();
+        foreach (var lane in Volatile.Read(ref _lanes))
+            if (Selection.failOpen(lane.View)) names.Add(Selection.group(lane.View).Name);
+        return names;
+    }
+
+    /// <summary>The group's view now (for --explain: its backups and states).</summary>
+    public Selection.View ViewNow(Model.Group group) => Volatile.Read(ref _lanes)[group.Index].View;
 
     /// <summary>
     /// The group's view and position for this pick, atomically; the position is negative
@@ -244,8 +260,15 @@ public sealed class RoutingState
         return snapshot;
     }
 
-    /// <summary>The stats table, as it stands now.</summary>
-    public string RenderStats() => Stats.render(ListModule.OfSeq(Counts()));
+    /// <summary>The stats table, as it stands now; with health checks on, each relay's state too.</summary>
+    public string RenderStats(bool withStates = false)
+    {
+        if (IsRetired) return Successor.RenderStats(withStates);
+        var up = Up;
+        return withStates
+            ? Stats.renderWithStates(FuncConvert.FromFunc<Model.Relay, bool>(r => Selection.isUp(up, r)), ListModule.OfSeq(Counts()))
+            : Stats.render(ListModule.OfSeq(Counts()));
+    }
 
     /// <summary>--simulate: N picks in every group from fresh positions, through the core's <see cref="Lookup.finish"/>.</summary>
     public static string Simulate(Model.Config config, int picks)
