@@ -14,14 +14,6 @@ let ofFlags (up: bool array) : UpSet =
 let isUp (up: UpSet) (relay: Relay) : bool =
     up.All || relay.Index >= up.Flags.Length || up.Flags[relay.Index]
 
-let transport (address: string) : string =
-    let colon = address.IndexOf ':'
-    if colon < 0 then address else address.Substring(0, colon)
-
-let nextHop (address: string) : string =
-    let colon = address.IndexOf ':'
-    if colon < 0 then "" else address.Substring(colon + 1)
-
 type View =
     { Group: Group
       FailOpen: bool
@@ -42,10 +34,10 @@ let private backupsAt (group: Group) (members: bool array) (schedule: int array)
         [||]
     else
         let first = group.Members[schedule[at]]
-        let wanted = transport first.Address
+        let wanted = NextHop.transport first.Address
         let found = List<int>(failover)
 
-        if nextHop first.Address <> "" then
+        if NextHop.hop first.Address <> "" then
             let mutable step = 1
 
             while found.Count < failover && step < schedule.Length do
@@ -55,8 +47,8 @@ let private backupsAt (group: Group) (members: bool array) (schedule: int array)
                 if m <> schedule[at]
                    && members[m]
                    && not (found.Contains m)
-                   && transport relay.Address = wanted
-                   && nextHop relay.Address <> "" then
+                   && NextHop.transport relay.Address = wanted
+                   && NextHop.hop relay.Address <> "" then
                     found.Add m
 
                 step <- step + 1
@@ -86,7 +78,7 @@ let view (failover: int) (slot: string -> int) (up: UpSet) (group: Group) : View
         match backupsAt group members schedule failover at with
         | [||] -> first.Address
         | backups ->
-            let t = String.Join(", ", Array.append [| first.Address |] (backups |> Array.map (fun m -> nextHop group.Members[m].Address)))
+            let t = String.Join(", ", Array.append [| first.Address |] (backups |> Array.map (fun m -> NextHop.hop group.Members[m].Address)))
 
             match shared.TryGetValue t with
             | true, s -> s

@@ -19,12 +19,6 @@ val ofFlags: up: bool array -> UpSet
 
 val isUp: up: UpSet -> relay: Relay -> bool
 
-/// The transport of `transport:nexthop` (the text before the first colon).
-val transport: address: string -> string
-
-/// The next hop of `transport:nexthop` (the text after the first colon; "" when none).
-val nextHop: address: string -> string
-
 /// One group under one up-set: the schedule it picks by and the reply for each position.
 [<Sealed>]
 type View
