@@ -12,7 +12,7 @@ public enum SmtpBehavior
     Good,
     /// <summary>As Good, with multi-line 220- greeting and 250- EHLO reply.</summary>
     MultiLine,
-    /// <summary>Accepts and never sends a byte.</summary>
+    /// <summary>Accepts and never sends a byte (reads until the client closes).</summary>
     NeverGreets,
     /// <summary>Greets 554.</summary>
     Greets554,
@@ -107,7 +107,7 @@ public sealed class FakeSmtp : IDisposable
             switch (behavior)
             {
                 case SmtpBehavior.NeverGreets:
-                    await Task.Delay(Timeout.Infinite, token);
+                    await foreach (var _ in Lines(client, token)) { }
                     return;
                 case SmtpBehavior.Greets554:
                     await Send(client, "554 no service here\r\n", token);
