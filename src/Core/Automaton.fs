@@ -1,7 +1,6 @@
 module Router.Core.Automaton
 
 open System
-open System.Collections.Generic
 
 type Automaton =
     { /// The transitions of state s are Labels[First[s] .. First[s+1]-1] (sorted) and the
@@ -37,44 +36,60 @@ let private next (a: Automaton) (s: int) (c: char) : int =
 
     found
 
+/// The length of the common prefix of a and b.
+let private common (a: string) (b: string) : int =
+    let n = min a.Length b.Length
+    let mutable i = 0
+
+    while i < n && a[i] = b[i] do
+        i <- i + 1
+
+    i
+
 let build (patterns: string array) (marked: bool array) : Automaton =
-    let total = patterns |> Array.sumBy (fun p -> p.Length)
-    // The trie: one dictionary keyed by (state, character) while building; state t > 0 is
-    // entered from parent[t] on label[t].
-    let children = Dictionary<int64, int>(total)
-    let parent = ResizeArray<int>(total + 1)
-    let label = ResizeArray<char>(total + 1)
-    let own = ResizeArray<int>(total + 1)
-    let ownMarked = ResizeArray<int>(total + 1)
-    parent.Add 0
-    label.Add '\000'
-    own.Add None'
-    ownMarked.Add None'
+    // The trie from the patterns in sorted order: each pattern shares its common prefix
+    // with the one before, and the rest are new states, numbered in creation order, so a
+    // state's children come in increasing label order and only flat arrays are needed.
+    let order = Array.init patterns.Length id
+    Array.Sort(order, Comparison(fun i j -> String.CompareOrdinal(patterns[i], patterns[j])))
+    let mutable states = 1
+    let mutable longest = 0
+    let mutable previous = ""
 
-    for i in 0 .. patterns.Length - 1 do
-        let mutable s = 0
+    for k in order do
+        let p = patterns[k]
+        states <- states + p.Length - common previous p
+        longest <- max longest p.Length
+        previous <- p
 
-        for c in patterns[i] do
-            let key = (int64 s <<< 16) ||| int64 c
+    // State t > 0 is entered from parent[t] on label[t].
+    let parent = Array.zeroCreate<int> states
+    let label = Array.zeroCreate<char> states
+    let lowest = Array.create states None'
+    let lowestMarked = Array.create states None'
+    let path = Array.zeroCreate<int> (longest + 1)
+    let mutable created = 1
+    previous <- ""
 
-            match children.TryGetValue key with
-            | true, t -> s <- t
-            | _ ->
-                let t = parent.Count
-                children[key] <- t
-                parent.Add s
-                label.Add c
-                own.Add None'
-                ownMarked.Add None'
-                s <- t
+    for k in order do
+        let p = patterns[k]
 
-        own[s] <- min own[s] i
+        for d in common previous p .. p.Length - 1 do
+            parent[created] <- path[d]
+            label[created] <- p[d]
+            path[d + 1] <- created
+            created <- created + 1
 
-        if marked[i] then
-            ownMarked[s] <- min ownMarked[s] i
+        let s = path[p.Length]
+        lowest[s] <- min lowest[s] k
 
-    let states = parent.Count
-    // Flat transitions: count per parent, prefix sums, fill, sort each state's labels.
+        if marked[k] then
+            lowestMarked[s] <- min lowestMarked[s] k
+
+        previous <- p
+
+    // Flat transitions: count per parent, prefix sums, then fill in creation order with
+    // first[s] as the cursor, and shift back.
     let first = Array.zeroCreate<int> (states + 1)
 
     for t in 1 .. states - 1 do
@@ -85,31 +100,31 @@ let build (patterns: string array) (marked: bool array) : Automaton =
 
     let labels = Array.zeroCreate<char> (states - 1)
     let targets = Array.zeroCreate<int> (states - 1)
-    let fill = Array.copy first
 
     for t in 1 .. states - 1 do
-        let at = fill[parent[t]]
+        let at = first[parent[t]]
         labels[at] <- label[t]
         targets[at] <- t
-        fill[parent[t]] <- at + 1
+        first[parent[t]] <- at + 1
 
-    for s in 0 .. states - 1 do
-        let count = first[s + 1] - first[s]
+    for s in states .. -1 .. 1 do
+        first[s] <- first[s - 1]
 
-        if count > 1 then
-            Array.Sort(labels, targets, first[s], count)
+    first[0] <- 0
 
     let a =
         { First = first
           Labels = labels
           Targets = targets
           Fail = Array.zeroCreate states
-          Lowest = own.ToArray()
-          LowestMarked = ownMarked.ToArray() }
+          Lowest = lowest
+          LowestMarked = lowestMarked }
 
-    // Failure links in breadth-first order, so a state's link is final before its children's;
-    // each state's outputs are its own and its link's.
-    let queue = Array.zeroCreate<int> states
+    // Failure links in breadth-first order (parent's array, no longer needed, is the
+    // queue), so a state's link is final before its children's; each state's outputs are
+    // its own and its link's.
+    let queue = parent
+    queue[0] <- 0
     let mutable head = 0
     let mutable tail = 1
 
@@ -131,8 +146,8 @@ let build (patterns: string array) (marked: bool array) : Automaton =
 
                 a.Fail[v] <- max t 0
 
-            a.Lowest[v] <- min a.Lowest[v] a.Lowest[a.Fail[v]]
-            a.LowestMarked[v] <- min a.LowestMarked[v] a.LowestMarked[a.Fail[v]]
+            lowest[v] <- min lowest[v] lowest[a.Fail[v]]
+            lowestMarked[v] <- min lowestMarked[v] lowestMarked[a.Fail[v]]
             queue[tail] <- v
             tail <- tail + 1
 

@@ -65,8 +65,6 @@ let matcher (rules: Rule array) : Matcher =
         Automaton.build (rules |> Array.map (fun r -> r.Pattern)) (rules |> Array.map (fun r -> r.Scope = AnyKeyOrHost))
       Exact = exact }
 
-let rules (matcher: Matcher) : Rule array = matcher.Rules
-
 /// The Python tool's loop (for each host, or one pass with no host, every rule in file
 /// order; the first pass also tries the key, and a rule on the key wins over the same rule
 /// on the host) answered with the automaton: the first pass's match is the lowest of the

@@ -41,9 +41,6 @@ type Matcher =
 
 val matcher: rules: Rule array -> Matcher
 
-/// The rules, in file order.
-val rules: matcher: Matcher -> Rule array
-
 /// For each host in order (or one pass with no host when there are none) try every rule
 /// in file order: it matches when its pattern equals the key, is a substring of the key or
 /// of the host (a MxHostOnly rule: of the host only). With an address extension removed

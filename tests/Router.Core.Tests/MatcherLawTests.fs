@@ -173,3 +173,25 @@ let ``a config with a rule shadowed twice names the first earlier rule only`` ()
     let actual, expected = shadowWarnings [ "b.c"; "a"; "ab.c"; "ca" ]
     Assert.Equal<string list>(expected, actual)
     Assert.Equal(2, actual.Length)
+
+[<Fact>]
+let ``a lookup in 3000 rules allocates nothing: key, base key and three hosts`` () =
+    let rules =
+        Array.init 3000 (fun i ->
+            { Pattern = (if i % 2 = 0 then "u" + string i + "@c" + string i + ".test" else ".mail" + string i + ".test")
+              Target = NoResult
+              Pos = at (i + 1) 3
+              Scope = (if i % 3 = 0 then MxHostOnly else AnyKeyOrHost) })
+
+    let matcher = Rules.matcher rules
+    let hosts = hostsOf [ "mx1.nomatch.test"; "mx2.nomatch.test"; "x.mail2999.test" ]
+    let key = "nobody+x@[192.0.2.1]"
+    let baseKey = "nobody@[192.0.2.1]"
+    let struct (index, _) = Rules.firstMatchWithBase matcher key baseKey hosts
+    let before = GC.GetAllocatedBytesForCurrentThread()
+
+    for _ in 1..1000 do
+        Rules.firstMatchWithBase matcher key baseKey hosts |> ignore
+
+    Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
+    Assert.Equal(2999, index)
