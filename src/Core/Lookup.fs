@@ -11,7 +11,7 @@ type MxAnswer =
 type Plan =
     { Config: Config
       Policy: Settings.DnsFailurePolicy
-      Rules: Rule array
+      Rules: Rules.Matcher
       /// `default`, else all servers.
       Fallback: Target
       FallbackReason: Rules.Reason
@@ -59,7 +59,7 @@ let plan (policy: Settings.DnsFailurePolicy) (config: Config) : Plan =
 
     { Config = config
       Policy = policy
-      Rules = Array.ofList config.Rules
+      Rules = Rules.matcher (Array.ofList config.Rules)
       Fallback = config.Default |> Option.defaultValue (Group config.AllServers)
       FallbackReason = if config.Default.IsSome then Rules.DefaultRule else Rules.NoRuleMatched
       Answers = answers.ToArray()
