@@ -22,6 +22,8 @@ public enum SmtpBehavior
     EndlessLine,
     /// <summary>Greets 220, then answers EHLO with 250- lines that never end.</summary>
     EndlessReply,
+    /// <summary>Closes the connection at once.</summary>
+    ClosesAtOnce,
     /// <summary>Greets 220 after a delay (<see cref="FakeSmtp.GreetingDelay"/>), then as Good.</summary>
     SlowGreeting,
 }
@@ -106,6 +108,8 @@ public sealed class FakeSmtp : IDisposable
             var behavior = Behavior;
             switch (behavior)
             {
+                case SmtpBehavior.ClosesAtOnce:
+                    return;
                 case SmtpBehavior.NeverGreets:
                     await foreach (var _ in Lines(client, token)) { }
                     return;

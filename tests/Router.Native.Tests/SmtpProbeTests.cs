@@ -59,6 +59,15 @@ public class SmtpProbeTests
     }
 
     [Fact]
+    public async Task ARelayThatClosesAtOnceSaysSo()
+    {
+        using var smtp = new FakeSmtp(SmtpBehavior.ClosesAtOnce);
+        var p = await Probe(smtp.Endpoint);
+        Assert.False(p.Ok);
+        Assert.Equal("127.0.0.1:" + smtp.Port + ": connection closed before the greeting", p.Detail);
+    }
+
+    [Fact]
     public async Task AGreeting554IsQuoted()
     {
         using var smtp = new FakeSmtp(SmtpBehavior.Greets554);
