@@ -30,7 +30,14 @@ let replyLine (reply: Reply.Reply) : string =
     let bytes = TcpTable.encode reply
     Text.Encoding.ASCII.GetString(bytes, 0, bytes.Length - 1)
 
-let render (key: Address.Key) (mx: MxAnswer) (decision: Decision) (outcome: Outcome) : string =
+let render
+    (key: Address.Key)
+    (mx: MxAnswer)
+    (decision: Decision)
+    (outcome: Outcome)
+    (backups: Relay array option)
+    (states: (Relay * string) list)
+    : string =
     let rule =
         match decision with
         | Pick(_, reason)
@@ -51,14 +58,26 @@ let render (key: Address.Key) (mx: MxAnswer) (decision: Decision) (outcome: Outc
         | ValueSome r -> r.Name + " " + r.Address
         | ValueNone -> "n/a"
 
+    let backupLines =
+        match backups with
+        | None -> [||]
+        | Some [||] -> [| "backups:  none" |]
+        | Some relays -> [| "backups:  " + String.Join(", ", relays |> Array.map (fun r -> r.Name + " " + r.Address)) |]
+
+    let stateLines =
+        states |> List.map (fun (r, state) -> "state:    " + r.Name + " " + state) |> Array.ofList
+
     String.Join(
         "\n",
-        [| "key:      " + key.Text
-           "domain:   " + key.Domain
-           "MX hosts: " + hostsText key mx
-           "rule:     " + rule
-           "target:   " + target
-           "relay:    " + relayText
-           "reply:    " + replyLine outcome.Reply |]
+        Array.concat
+            [ [| "key:      " + key.Text
+                 "domain:   " + key.Domain
+                 "MX hosts: " + hostsText key mx
+                 "rule:     " + rule
+                 "target:   " + target
+                 "relay:    " + relayText |]
+              backupLines
+              stateLines
+              [| "reply:    " + replyLine outcome.Reply |] ]
     )
     + "\n"

@@ -32,6 +32,12 @@ type Buckets =
       Sum: float }
 
 /// Everything the router reports, as read at one scrape.
+type RelayHealth =
+    { Server: string
+      Up: bool
+      ChecksOk: int64
+      ChecksFailed: int64 }
+
 type Snapshot =
     { Version: string
       /// Sent counters per group, as the stats table has them.
@@ -50,7 +56,10 @@ type Snapshot =
       OpenConnections: int64
       ReloadsSucceeded: int64
       ReloadsFailed: int64
-      LastReloadSucceeded: bool }
+      LastReloadSucceeded: bool
+      Relays: RelayHealth list
+      HealthChecks: bool
+      FailingOpen: string list }
 
 [<Literal>]
 let Prefix = "postfix_mx_smart_router_"
@@ -171,6 +180,34 @@ let decisions (groups: Stats.GroupCounts list) : Family list =
       family "target_share" "Share of the group's picks the weights ask for (0 to 1)." Gauge (fun (_, t, _) -> t)
       family "current_share" "Share of the group's picks the server has had so far (0 to 1)." Gauge (fun (_, _, c) -> c) ]
 
+let health (s: Snapshot) : Family list =
+    let family name help kind samples =
+        { Name = Prefix + name
+          Help = help
+          Kind = kind
+          Samples = samples |> List.map (fun (labels, value) -> { Name = Prefix + name; Labels = labels; Value = value }) }
+
+    [ family
+          "relay_up"
+          "1 when the relay takes picks, 0 when its health checks marked it down (always 1 while checks are off)."
+          Gauge
+          [ for r in s.Relays -> [ "server", r.Server ], (if r.Up then 1.0 else 0.0) ] ]
+    @ (if s.HealthChecks then
+           [ family
+                 "health_checks_total"
+                 "Health probes of each relay's next hop, by result (ok: 220, EHLO 250, QUIT in time)."
+                 Counter
+                 [ for r in s.Relays do
+                       yield [ "server", r.Server; "result", "ok" ], float r.ChecksOk
+                       yield [ "server", r.Server; "result", "fail" ], float r.ChecksFailed ]
+             family
+                 "group_fail_open"
+                 "1 when no relay of the group is up and it answers as if all were (Postfix defers its mail)."
+                 Gauge
+                 [ for g in s.Groups -> [ "group", g.Group.Name ], (if List.contains g.Group.Name s.FailingOpen then 1.0 else 0.0) ] ]
+       else
+           [])
+
 /// Every family the router serves, in a stable order.
 let families (s: Snapshot) : Family list =
     [ { Name = Prefix + "build_info"
@@ -211,3 +248,4 @@ let families (s: Snapshot) : Family list =
             "config_last_reload_successful"
             "1 when the last reload succeeded (or none was asked), 0 when the config on disk was rejected."
             (if s.LastReloadSucceeded then 1.0 else 0.0) ]
+    @ health s

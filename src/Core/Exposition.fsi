@@ -33,6 +33,15 @@ type Buckets =
       Sum: float
     }
 
+/// One relay's health for the metrics: up (always, while checks are off) and its probes.
+type RelayHealth =
+    {
+      Server: string
+      Up: bool
+      ChecksOk: int64
+      ChecksFailed: int64
+    }
+
 /// Everything the router reports, as read at one scrape.
 type Snapshot =
     {
@@ -56,6 +65,13 @@ type Snapshot =
       ReloadsSucceeded: int64
       ReloadsFailed: int64
       LastReloadSucceeded: bool
+
+      /// Every relay, in file order.
+      Relays: RelayHealth list
+      /// Health checks are on: the probe counters and the groups failing open are reported.
+      HealthChecks: bool
+      /// The groups with no member up, answering as if all were up.
+      FailingOpen: string list
     }
 
 [<Literal>]
@@ -82,6 +98,9 @@ val histogram: name: string -> help: string -> b: Buckets -> Family
 
 /// Per group and relay: picks so far, the share the weights ask for, the share so far.
 val decisions: groups: Router.Core.Stats.GroupCounts list -> Family list
+
+/// relay_up for every relay; with health checks on, health_checks_total and group_fail_open.
+val health: s: Snapshot -> Family list
 
 /// Every family the router serves, in a stable order.
 val families: s: Snapshot -> Family list

@@ -1,5 +1,6 @@
 module Router.Core.Lookup
 
+open System
 open Router.Core.Model
 
 type MxAnswer =
@@ -10,26 +11,73 @@ type MxAnswer =
 type Plan =
     { Config: Config
       Policy: Settings.DnsFailurePolicy
-      Rules: Rule array
+      Rules: Rules.Matcher
       /// `default`, else all servers.
       Fallback: Target
       FallbackReason: Rules.Reason
       Answers: string array
+      /// An answer's slot by its text.
+      Slots: System.Collections.Generic.Dictionary<string, int>
       /// recipient_delimiter ("" = off): address rules also match the key without its extension.
-      Delimiters: string }
+      Delimiters: string
+      Failover: int
+      /// Every group's view with all relays up, by Group.Index.
+      AllUp: Selection.View array }
+
+let private slotOf (slots: System.Collections.Generic.Dictionary<string, int>) (text: string) =
+    match slots.TryGetValue text with
+    | true, slot -> slot
+    | _ -> -1
 
 let plan (policy: Settings.DnsFailurePolicy) (config: Config) : Plan =
+    let failover = config.Settings.Failover |> Option.defaultValue 0
+    let groups = Model.groups config
+    let up = Selection.allUp config.Relays.Length
+    let slots = System.Collections.Generic.Dictionary<string, int>(System.StringComparer.Ordinal)
+    let answers = System.Collections.Generic.List<string>()
+
+    let add text =
+        if not (slots.ContainsKey text) then
+            slots[text] <- answers.Count
+
+        answers.Add text
+
+    for relay in config.Relays do
+        add relay.Address
+
+    // With next-hop lists, the texts every group answers while all relays are up are
+    // prepared too: the lists a down relay changes are made when it goes down.
+    let views = groups |> Array.map (Selection.view failover (fun _ -> -1) up)
+
+    if failover > 0 then
+        for v in views do
+            for p in 0 .. (Selection.schedule v).Length - 1 do
+                let struct (text, _) = Selection.reply v (int64 p)
+
+                if not (slots.ContainsKey text) then
+                    add text
+
     { Config = config
       Policy = policy
-      Rules = Array.ofList config.Rules
+      Rules = Rules.matcher (Array.ofList config.Rules)
       Fallback = config.Default |> Option.defaultValue (Group config.AllServers)
       FallbackReason = if config.Default.IsSome then Rules.DefaultRule else Rules.NoRuleMatched
-      Answers = config.Relays |> Array.map (fun r -> r.Address)
-      Delimiters = config.Settings.RecipientDelimiter |> Option.defaultValue "" }
+      Answers = answers.ToArray()
+      Slots = slots
+      Delimiters = config.Settings.RecipientDelimiter |> Option.defaultValue ""
+      Failover = failover
+      AllUp = groups |> Array.map (Selection.view failover (slotOf slots) up) }
 
 let config (plan: Plan) : Config = plan.Config
 
 let answers (plan: Plan) : string array = plan.Answers
+
+let failover (plan: Plan) : int = plan.Failover
+
+let allUp (plan: Plan) (group: Group) : Selection.View = plan.AllUp[group.Index]
+
+let view (plan: Plan) (up: Selection.UpSet) (group: Group) : Selection.View =
+    Selection.view plan.Failover (slotOf plan.Slots) up group
 
 [<Struct>]
 type Decision =
@@ -97,13 +145,15 @@ let RepeatMarker = " (repeat)"
 
 let private found (relay: Relay) = Reply.Found(relay.Address, relay.Index)
 
-let finish (plan: Plan) (decision: Decision) (position: int64) : Outcome =
+let finish (plan: Plan) (decision: Decision) (view: Selection.View) (position: int64) : Outcome =
     match decision with
     | Pick(group, _) ->
-        let m = Wrr.memberAt group position
+        let view = if Object.ReferenceEquals(Selection.group view, group) then view else plan.AllUp[group.Index]
+        let m = Selection.pick view position
         let relay = group.Members[m]
+        let struct (text, slot) = Selection.reply view position
 
-        { Reply = found relay
+        { Reply = Reply.Found(text, slot)
           Target = group.Name
           Relay = ValueSome relay
           Count = Decided(group.Index, m) }

@@ -25,8 +25,19 @@ val plan: policy: Settings.DnsFailurePolicy -> config: Config -> Plan
 val config: plan: Plan -> Config
 
 /// The texts of the 200 answers that do not depend on the key, by slot (a Found reply's
-/// slot indexes this array): every relay's address, by relay index.
+/// slot indexes this array): every relay's address, by relay index; then, with next-hop
+/// lists, every list the groups answer while all relays are up.
 val answers: plan: Plan -> string array
+
+/// Backups after each group pick (`failover:`, the command line's --failover wins): 0..4.
+val failover: plan: Plan -> int
+
+/// The group's view with every relay up, made with the plan.
+val allUp: plan: Plan -> group: Group -> Selection.View
+
+/// The group's view under `up`, its reply texts in the plan's slots where it has them. The
+/// shell keeps the views it made (one per group and set of up members).
+val view: plan: Plan -> up: Selection.UpSet -> group: Group -> Selection.View
 
 /// What the rules (and the repeat window) decided, before the pick. A struct: deciding
 /// allocates nothing.
@@ -74,9 +85,10 @@ type Outcome =
 [<Literal>]
 val RepeatMarker: string = " (repeat)"
 
-/// The outcome of a decision; `position` is the picked group's position (a Pick's only
-/// input from the shell; ignored otherwise).
-val finish: plan: Plan -> decision: Decision -> position: int64 -> Outcome
+/// The outcome of a decision; `view` and `position` are the picked group's view and its
+/// position in that view (a Pick's only inputs from the shell; ignored otherwise; a view of
+/// another group is replaced by the group's all-up view).
+val finish: plan: Plan -> decision: Decision -> view: Selection.View -> position: int64 -> Outcome
 
 /// The repeat window after a lookup: a fresh decision with a relay is remembered, so the
 /// key's next lookup within the window gets that relay again.

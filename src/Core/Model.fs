@@ -68,3 +68,9 @@ let withRecipientDelimiter (delimiters: string) (config: Config) : Config =
         Settings =
             { config.Settings with
                 RecipientDelimiter = Some delimiters } }
+
+let withFailover (failover: int) (config: Config) : Config =
+    { config with
+        Settings =
+            { config.Settings with
+                Failover = Some failover } }

@@ -76,3 +76,6 @@ val targetName: target: Target -> string
 
 /// The config with another recipient delimiter (the command line's, which wins over the file's).
 val withRecipientDelimiter: delimiters: string -> config: Config -> Config
+
+/// The config with another failover count (the command line's, which wins over the file's).
+val withFailover: failover: int -> config: Config -> Config

@@ -147,13 +147,14 @@ let toConfig (file: string) (lines: Line list) : Config * Diagnostic list =
               Pos = l.PatternAt
               Scope = MxHostOnly })
 
+    let byLine = Array.ofList lines
+    let firstIn = Automaton.shadowing (byLine |> Array.map (fun l -> l.Pattern))
+
     let shadowed =
         lines
         |> List.mapi (fun i l -> i, l)
         |> List.choose (fun (i, l) ->
-            lines
-            |> List.take i
-            |> List.tryFind (fun earlier -> l.Pattern.Contains(earlier.Pattern, StringComparison.Ordinal))
+            (if firstIn[i] >= 0 then Some byLine[firstIn[i]] else None)
             |> Option.map (fun earlier ->
                 warn
                     l.PatternAt

@@ -80,4 +80,8 @@ let needsRestart (previous: Settings) (next: Settings) : string list =
       if previous.DnsTimeout <> next.DnsTimeout then "dns_timeout"
       if previous.DnsRetries <> next.DnsRetries then "dns_retries"
       if previous.StaleLimit <> next.StaleLimit then "stale_limit"
-      if previous.DnsFailurePolicy <> next.DnsFailurePolicy then "dns_failure_policy" ]
+      if previous.DnsFailurePolicy <> next.DnsFailurePolicy then "dns_failure_policy"
+      if previous.HealthInterval <> next.HealthInterval then "health_interval"
+      if previous.HealthTimeout <> next.HealthTimeout then "health_timeout"
+      if previous.HealthFall <> next.HealthFall then "health_fall"
+      if previous.HealthRise <> next.HealthRise then "health_rise" ]

@@ -2,6 +2,7 @@
 module Router.Core.Rules
 
 open System
+open System.Collections.Generic
 open Router.Core.Model
 
 /// An MX record as DNS gave it.
@@ -41,58 +42,67 @@ type Reason =
     | DefaultRule
     | NoRuleMatched
 
-/// For each host in order (or one pass with no host when there are none) try every rule
-/// in file order: it matches when its pattern equals the key, is a substring of the key or
-/// of the host (a MxHostOnly rule: of the host only). With an address extension removed
-/// (`baseKey` is not `key` itself, see Address.baseAddress), a rule also matches when its
-/// pattern equals `baseKey`; substrings are still looked for in the whole key. The first
-/// match: its index in `rules` and why; -1 and NoRuleMatched when none matches (then
-/// `default` applies, else all servers).
-let firstMatchWithBase (rules: Rule array) (key: string) (baseKey: string) (hosts: Hosts) : struct (int * Reason) =
+/// The rules of a config made ready for lookups, once per config: one automaton over every
+/// pattern (the AnyKeyOrHost ones marked, as only they look at the key), and the first
+/// AnyKeyOrHost rule for each pattern, for keys with an extension removed.
+type Matcher =
+    { Rules: Rule array
+      Automaton: Automaton.Automaton
+      Exact: Dictionary<string, int> }
+
+    member m.Item
+        with get (index: int) = m.Rules[index]
+
+let matcher (rules: Rule array) : Matcher =
+    let exact = Dictionary<string, int>(StringComparer.Ordinal)
+
+    for i in 0 .. rules.Length - 1 do
+        if rules[i].Scope = AnyKeyOrHost then
+            exact.TryAdd(rules[i].Pattern, i) |> ignore
+
+    { Rules = rules
+      Automaton =
+        Automaton.build (rules |> Array.map (fun r -> r.Pattern)) (rules |> Array.map (fun r -> r.Scope = AnyKeyOrHost))
+      Exact = exact }
+
+/// The Python tool's loop (for each host, or one pass with no host, every rule in file
+/// order; the first pass also tries the key, and a rule on the key wins over the same rule
+/// on the host) answered with the automaton: the first pass's match is the lowest of the
+/// lowest marked rule in the key (or the lowest rule equal to `baseKey`) and the lowest rule
+/// in the first host; a later pass's is the lowest rule in its host.
+let firstMatchWithBase (matcher: Matcher) (key: string) (baseKey: string) (hosts: Hosts) : struct (int * Reason) =
     let names = hosts.Names
-    let extended = not (Object.ReferenceEquals(key, baseKey))
-    let mutable found = -1
-    let mutable reason = NoRuleMatched
-    // Equal to the key implies part of it: one Contains covers both.
-    let mutable i = 0
+    let automaton = matcher.Automaton
+    let mutable onKey = Automaton.lowestMarked automaton key
 
-    while found < 0 && i < rules.Length do
-        let rule = rules[i]
+    if not (Object.ReferenceEquals(key, baseKey)) then
+        let mutable equal = -1
 
-        let onAddress =
-            match rule.Scope with
-            | MxHostOnly -> false
-            | AnyKeyOrHost ->
-                key.Contains(rule.Pattern, StringComparison.Ordinal)
-                || (extended && String.Equals(baseKey, rule.Pattern))
+        if matcher.Exact.TryGetValue(baseKey, &equal) && (onKey < 0 || equal < onKey) then
+            onKey <- equal
 
-        if onAddress then
-            found <- i
-            reason <- AddressRule rule
-        elif names.Length > 0 && names[0].Contains(rule.Pattern, StringComparison.Ordinal) then
-            found <- i
-            reason <- MxRule(rule, names[0])
+    let onHost = if names.Length > 0 then Automaton.lowest automaton names[0] else -1
 
-        i <- i + 1
+    if onKey >= 0 && (onHost < 0 || onKey <= onHost) then
+        struct (onKey, AddressRule matcher.Rules[onKey])
+    elif onHost >= 0 then
+        struct (onHost, MxRule(matcher.Rules[onHost], names[0]))
+    else
+        let mutable found = -1
+        let mutable reason = NoRuleMatched
+        let mutable pass = 1
 
-    // The first pass tried every rule on the key: the later passes need only the host.
-    let mutable pass = 1
+        while found < 0 && pass < names.Length do
+            let i = Automaton.lowest automaton names[pass]
 
-    while found < 0 && pass < names.Length do
-        let host = names[pass]
-        let mutable i = 0
-
-        while found < 0 && i < rules.Length do
-            if host.Contains(rules[i].Pattern, StringComparison.Ordinal) then
+            if i >= 0 then
                 found <- i
-                reason <- MxRule(rules[i], host)
+                reason <- MxRule(matcher.Rules[i], names[pass])
 
-            i <- i + 1
+            pass <- pass + 1
 
-        pass <- pass + 1
-
-    struct (found, reason)
+        struct (found, reason)
 
 /// `firstMatchWithBase` with no extension removed.
-let firstMatch (rules: Rule array) (key: string) (hosts: Hosts) : struct (int * Reason) =
-    firstMatchWithBase rules key key hosts
+let firstMatch (matcher: Matcher) (key: string) (hosts: Hosts) : struct (int * Reason) =
+    firstMatchWithBase matcher key key hosts

@@ -31,17 +31,25 @@ type Reason =
     | DefaultRule
     | NoRuleMatched
 
+/// The rules of a config made ready for lookups, once per config (Lookup.plan makes it):
+/// the rules in file order, one Aho–Corasick automaton over their patterns and a table of
+/// the patterns. Memory is proportional to the patterns' total length.
+[<Sealed>]
+type Matcher =
+    /// The rule at an index `firstMatchWithBase` gave.
+    member Item: index: int -> Rule with get
+
+val matcher: rules: Rule array -> Matcher
+
 /// For each host in order (or one pass with no host when there are none) try every rule
 /// in file order: it matches when its pattern equals the key, is a substring of the key or
 /// of the host (a MxHostOnly rule: of the host only). With an address extension removed
 /// (`baseKey` is not `key` itself, see Address.baseAddress), a rule also matches when its
 /// pattern equals `baseKey`; substrings are still looked for in the whole key. The first
-/// match: its index in `rules` and why; -1 and NoRuleMatched when none matches.
-val firstMatchWithBase: rules: Rule array -> key: string -> baseKey: string -> hosts: Hosts -> struct (int * Reason)
+/// match: its index in the rules and why; -1 and NoRuleMatched when none matches. The
+/// cost is one walk of the key and of each host tried, whatever the number of rules, and
+/// nothing is allocated.
+val firstMatchWithBase: matcher: Matcher -> key: string -> baseKey: string -> hosts: Hosts -> struct (int * Reason)
 
 /// `firstMatchWithBase` with no extension removed.
-/// For each host in order (or one pass with no host when there are none) try every rule
-/// in file order: it matches when its pattern equals the key, is a substring of the key or
-/// of the host. The first match: its index in `rules` and why; -1 and NoRuleMatched when
-/// none matches (then `default` applies, else all servers).
-val firstMatch: rules: Rule array -> key: string -> hosts: Hosts -> struct (int * Reason)
+val firstMatch: matcher: Matcher -> key: string -> hosts: Hosts -> struct (int * Reason)

@@ -38,6 +38,9 @@ let count = integer 0L (int64 Int32.MaxValue) "a count" "a whole number, 0 or mo
 let limit = integer 1L (int64 Int32.MaxValue) "a whole number of 1 or more" "a whole number, 1 or more"
 let dnsTimeout = integer 1L 300L "a number of seconds from 1 to 300" "a number of seconds from 1 to 300"
 let dnsRetries = integer 0L 10L "a count from 0 to 10" "a whole number from 0 to 10"
+let failover = integer 0L 4L "a count from 0 to 4" "a whole number from 0 to 4"
+let healthTimeout = integer 1L 300L "a number of seconds from 1 to 300" "a number of seconds from 1 to 300"
+let probes = integer 1L 100L "a count from 1 to 100" "a whole number from 1 to 100"
 
 let tryParseIp (text: string) : IPAddress option =
     let dotted () =
@@ -201,7 +204,17 @@ type Settings =
       StaleLimit: int option
       DnsFailurePolicy: DnsFailurePolicy option
       /// recipient_delimiter: the characters that start an address extension ("" = off).
-      RecipientDelimiter: string option }
+      RecipientDelimiter: string option
+      /// failover: backups after each group pick, 0..4.
+      Failover: int option
+      /// health_interval: seconds between two probes of a relay; 0 = off.
+      HealthInterval: int option
+      /// health_timeout: seconds a probe may take, 1..300.
+      HealthTimeout: int option
+      /// health_fall: failed probes in a row that mark a relay down.
+      HealthFall: int option
+      /// health_rise: good probes in a row that mark a relay up.
+      HealthRise: int option }
 
 let empty =
     { LogFile = None
@@ -221,7 +234,12 @@ let empty =
       DnsRetries = None
       StaleLimit = None
       DnsFailurePolicy = None
-      RecipientDelimiter = None }
+      RecipientDelimiter = None
+      Failover = None
+      HealthInterval = None
+      HealthTimeout = None
+      HealthFall = None
+      HealthRise = None }
 
 /// The position of each key's value (the first, for duplicates).
 let private positions (section: Node) : Map<string, Pos> =
@@ -305,6 +323,11 @@ let read (sink: Sink) (section: Node) : Settings * Map<string, Pos> =
                         match value with
                         | Scalar(t, false, _) when t.Trim() = "" -> Some ""
                         | _ -> one recipientDelimiter key value }
+        | "failover" -> s <- { s with Failover = one failover key value }
+        | "health_interval" -> s <- { s with HealthInterval = one seconds key value }
+        | "health_timeout" -> s <- { s with HealthTimeout = one healthTimeout key value }
+        | "health_fall" -> s <- { s with HealthFall = one probes key value }
+        | "health_rise" -> s <- { s with HealthRise = one probes key value }
         | _ -> sink.Warn(pos, "unknown key " + quote key + " in config (ignored)")
 
     s, positions section

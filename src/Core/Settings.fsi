@@ -46,6 +46,13 @@ val socketmapName: Value<string>
 /// `defer` or `default`.
 val dnsFailurePolicy: Value<DnsFailurePolicy>
 
+/// 0..4 backups in a next-hop list.
+val failover: Value<int>
+/// 1..300 seconds a health probe may take.
+val healthTimeout: Value<int>
+/// 1..100 probes in a row (health_fall, health_rise).
+val probes: Value<int>
+
 /// recipient_delimiter: the characters that start an address extension; "" is off.
 val recipientDelimiter: Value<string>
 
@@ -73,7 +80,17 @@ type Settings =
       StaleLimit: int option
       DnsFailurePolicy: DnsFailurePolicy option
       /// recipient_delimiter: the characters that start an address extension ("" = off).
-      RecipientDelimiter: string option }
+      RecipientDelimiter: string option
+      /// failover: backups after each group pick, 0..4.
+      Failover: int option
+      /// health_interval: seconds between two probes of a relay; 0 = off.
+      HealthInterval: int option
+      /// health_timeout: seconds a probe may take, 1..300.
+      HealthTimeout: int option
+      /// health_fall: failed probes in a row that mark a relay down.
+      HealthFall: int option
+      /// health_rise: good probes in a row that mark a relay up.
+      HealthRise: int option }
 
 /// No option set in `config:`.
 val empty: Settings

@@ -62,7 +62,7 @@ let rows (counts: GroupCounts) : Row array =
           TargetShare = targetShare counts.Group i
           CurrentShare = share sent total })
 
-let private block (withRepeats: bool) (counts: GroupCounts) =
+let private block (withRepeats: bool) (state: (Relay -> bool) option) (counts: GroupCounts) =
     let title =
         if counts.Group.Name = AllServersName then AllServersName else "Group " + counts.Group.Name
 
@@ -74,9 +74,14 @@ let private block (withRepeats: bool) (counts: GroupCounts) =
         |> Array.mapi (fun i r ->
             let row = line r.Name (at counts.Sent i) total (int64 r.Weight) weights
 
-            if withRepeats then row + " | " + number (at counts.Repeats i) 7 else row)
+            let row = if withRepeats then row + " | " + number (at counts.Repeats i) 7 else row
+
+            match state with
+            | Some isUp -> row + " | " + (if isUp r then "up" else "down")
+            | None -> row)
 
     let head = if withRepeats then header + repeatsHeader else header
+    let head = if state.IsSome then head + " | State" else head
     String.Join("\n", Array.append [| title; head |] rows) + "\n"
 
 /// "All Servers" first, then one block per group, a blank line between blocks:
@@ -87,7 +92,7 @@ let private block (withRepeats: bool) (counts: GroupCounts) =
 ///
 /// "# Sent" and the percentages count decisions only. Once the repeat window has answered
 /// a repeat, every row gets one more column, " | Repeats", with the answers given again.
-let render (blocks: GroupCounts list) : string =
+let private renderAll (state: (Relay -> bool) option) (blocks: GroupCounts list) : string =
     let allFirst =
         (blocks |> List.filter (fun b -> b.Group.Name = AllServersName))
         @ (blocks |> List.filter (fun b -> b.Group.Name <> AllServersName))
@@ -95,4 +100,8 @@ let render (blocks: GroupCounts list) : string =
     let withRepeats =
         blocks |> List.exists (fun b -> b.Repeats |> Array.exists (fun n -> n <> 0L))
 
-    String.Join("\n", allFirst |> List.map (block withRepeats))
+    String.Join("\n", allFirst |> List.map (block withRepeats state))
+
+let render (blocks: GroupCounts list) : string = renderAll None blocks
+
+let renderWithStates (isUp: Relay -> bool) (blocks: GroupCounts list) : string = renderAll (Some isUp) blocks

@@ -45,3 +45,6 @@ val targetShare: group: Router.Core.Model.Group -> index: int -> float
 /// "# Sent" and the percentages count decisions only. Once the repeat window has answered
 /// a repeat, every row gets one more column, " | Repeats", with the answers given again.
 val render: blocks: GroupCounts list -> string
+
+/// `render` with health checks on: every row gets one more column, " | State", up or down.
+val renderWithStates: isUp: (Router.Core.Model.Relay -> bool) -> blocks: GroupCounts list -> string

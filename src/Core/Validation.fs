@@ -158,21 +158,22 @@ let private target
         None
 
 /// Warns about every rule that an earlier one shadows: the earlier pattern is part of the
-/// later one, so whatever the later would match, the earlier matched first.
+/// later one, so whatever the later would match, the earlier matched first. The first such
+/// earlier rule is named, found by one automaton over the patterns (Automaton.shadowing).
 let private shadows (sink: Sink) (rules: Rule list) =
-    let found = ResizeArray<Rule>()
+    let rules = Array.ofList rules
+    let earlier = Automaton.shadowing (rules |> Array.map (fun r -> r.Pattern))
 
-    for rule in rules do
-        match found |> Seq.tryFind (fun e -> rule.Pattern.Contains(e.Pattern, StringComparison.Ordinal)) with
-        | Some earlier ->
+    for j in 0 .. rules.Length - 1 do
+        if earlier[j] >= 0 then
+            let rule = rules[j]
+            let first = rules[earlier[j]]
+
             sink.Warn(
                 rule.Pos,
                 "rule " + quote rule.Pattern + " (" + lineOf rule.Pos + ") can never match: the earlier rule "
-                + quote earlier.Pattern + " (" + lineOf earlier.Pos + ") matches every key and MX host it would match"
+                + quote first.Pattern + " (" + lineOf first.Pos + ") matches every key and MX host it would match"
             )
-        | None -> ()
-
-        found.Add rule
 
 /// Rules in file order and the default target.
 let private rules sink relays groups (section: Node) : Rule list * Target option =

@@ -93,6 +93,7 @@ public static class Daemon
             }
         }
         var reloader = new Reloader(options, settings, router, routingLog, logging.CreateLogger("reload"));
+        using var probes = StartHealthChecks(config, settings, router, resolver, reloader, logging);
 
         void ReportMemory()
         {
@@ -104,7 +105,7 @@ public static class Daemon
 
         signals.OnStats = () =>
         {
-            PrintStats(router);
+            PrintStats(router, probes != null);
             if (options.Verbose) ReportMemory();
         };
         signals.OnReload = reloader.Request;
@@ -142,17 +143,51 @@ public static class Daemon
         SdNotify.Send("STOPPING=1");
         memory?.Dispose();
         metrics?.Dispose();
-        PrintStats(router);
+        probes?.Dispose();
+        PrintStats(router, probes != null);
         routingLog?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         log.LogInformation("stopped");
         return 0;
     }
 
+    /// <summary>
+    /// --health-interval: probes every relay's next hop, off the lookup path; the health book
+    /// turns their reports into up-sets for the routing state, the metrics and the status
+    /// page. A reload keeps the state of every address still served and probes the new ones.
+    /// </summary>
+    private static HealthProbes? StartHealthChecks(Model.Config config, EffectiveSettings settings, RouterService router,
+        MxResolver resolver, Reloader reloader, ILoggerFactory logging)
+    {
+        if (settings.HealthInterval <= 0) return null;
+        var log = logging.CreateLogger("health");
+        var health = new HealthBook(settings.HealthThresholds, router, log);
+        router.UpFor = health.UpFor;
+        var probes = new HealthProbes(TimeSpan.FromSeconds(settings.HealthInterval), TimeSpan.FromSeconds(settings.HealthTimeout),
+            resolver.Query, log, health.Observe);
+        void Follow(Model.Config served)
+        {
+            health.Keep(served);
+            probes.Watch(served.Relays);
+            foreach (var (relay, reason) in probes.Unprobeable)
+            {
+                health.Unprobeable(relay);
+                log.LogWarning("relay {Name} ({Address}) cannot be probed: {Reason}; it stays up", relay.Name, relay.Address, reason);
+            }
+        }
+        Follow(config);
+        reloader.Reloaded = Follow;
+        Metrics.Health = () => health.Snapshot(router.State.Config);
+        Metrics.RelayHealth = health.Relays;
+        log.LogInformation("health checks every {Interval} s (timeout {Timeout} s): down after {Fall} failed, up after {Rise} good",
+            settings.HealthInterval, settings.HealthTimeout, settings.HealthThresholds.Fall, settings.HealthThresholds.Rise);
+        return probes;
+    }
+
     private static readonly object StatsLock = new();
 
-    private static void PrintStats(RouterService router)
+    private static void PrintStats(RouterService router, bool withStates)
     {
-        string table = router.State.RenderStats();
+        string table = router.State.RenderStats(withStates);
         lock (StatsLock)
         {
             Console.Out.Write(table);

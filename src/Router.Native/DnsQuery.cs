@@ -14,6 +14,9 @@ public readonly record struct DnsReply(Lookup.MxAnswer Answer, long Ttl, string?
     public bool Answered => Failure is null;
 }
 
+/// <summary>What a health probe's query gave: the records (empty for none), or the failure's reason.</summary>
+public readonly record struct ProbeDnsReply<T>(IReadOnlyList<T> Records, string? Failure);
+
 /// <summary>
 /// DnsClient set up as the router needs it, and one MX query at a time. The servers are
 /// --dns-server, else the nameservers of resolv.conf, else DnsClient's own guess; timeout
@@ -82,30 +85,103 @@ public sealed class DnsQuery
     public async Task<DnsReply> MxAsync(string name)
     {
         long started = Metrics.DnsStarted();
-        string failure;
+        var (response, failure) = await AskAsync(name, QueryType.MX, CancellationToken.None).ConfigureAwait(false);
+        if (response is not null)
+        {
+            var reply = Interpret(response, response.Header.ResponseCode);
+            Metrics.DnsQuery(started, failed: false);
+            return reply;
+        }
+        Metrics.DnsQuery(started, failed: true);
+        return new DnsReply(Lookup.MxAnswer.NewDnsFailure(failure!), 0, failure);
+    }
+
+    /// <summary>
+    /// The MX hosts of a name for a health probe, lowest preference first, then by name (lower
+    /// case, no trailing dot); empty for NXDOMAIN or no MX records. A null MX (RFC 7505) is a
+    /// failure: the name takes no mail. Not counted in the lookup path's DNS metrics. Throws
+    /// only <see cref="OperationCanceledException"/>, when <paramref name="cancel"/> fires.
+    /// </summary>
+    public async Task<ProbeDnsReply<string>> MxHostsAsync(string name, CancellationToken cancel)
+    {
+        var (response, failure) = await AskAsync(name, QueryType.MX, cancel).ConfigureAwait(false);
+        if (response is null) return new ProbeDnsReply<string>(Array.Empty<string>(), failure);
+        var records = new List<Rules.Mx>();
+        if (response.Header.ResponseCode == DnsHeaderResponseCode.NoError)
+        {
+            foreach (var rr in response.Answers)
+            {
+                if (rr is not MxRecord mx) continue;
+                string host = mx.Exchange.Value.TrimEnd('.').ToLowerInvariant();
+                if (host.Length == 0) return new ProbeDnsReply<string>(Array.Empty<string>(), "null MX for " + name);
+                records.Add(new Rules.Mx(mx.Preference, host));
+            }
+        }
+        var hosts = new List<string>(Rules.hostNames(Rules.sortHosts(ListModule.OfSeq(records))));
+        return new ProbeDnsReply<string>(hosts, null);
+    }
+
+    /// <summary>
+    /// The A, then the AAAA records of a name, for a health probe: empty when it has none
+    /// (NXDOMAIN or no data), a failure only when both queries failed. Not counted in the lookup
+    /// path's DNS metrics. Throws only <see cref="OperationCanceledException"/>, when
+    /// <paramref name="cancel"/> fires.
+    /// </summary>
+    public async Task<ProbeDnsReply<IPAddress>> AddressesAsync(string name, CancellationToken cancel)
+    {
+        var addresses = new List<IPAddress>();
+        string? failed = null;
+        int answered = 0;
+        foreach (var type in new[] { QueryType.A, QueryType.AAAA })
+        {
+            var (response, failure) = await AskAsync(name, type, cancel).ConfigureAwait(false);
+            if (response is null)
+            {
+                failed ??= failure;
+                continue;
+            }
+            answered++;
+            if (response.Header.ResponseCode != DnsHeaderResponseCode.NoError) continue;
+            foreach (var rr in response.Answers)
+            {
+                if (rr is ARecord a) addresses.Add(a.Address);
+                else if (rr is AaaaRecord aaaa) addresses.Add(aaaa.Address);
+            }
+        }
+        return answered == 0 && addresses.Count == 0
+            ? new ProbeDnsReply<IPAddress>(addresses, failed)
+            : new ProbeDnsReply<IPAddress>(addresses, null);
+    }
+
+    /// <summary>One query: the response when it is NOERROR or NXDOMAIN, else the failure's reason.</summary>
+    private async Task<(IDnsQueryResponse? Response, string? Failure)> AskAsync(string name, QueryType type, CancellationToken cancel)
+    {
         try
         {
-            var response = await _client.QueryAsync(name, QueryType.MX, QueryClass.IN).ConfigureAwait(false);
+            var response = await _client.QueryAsync(name, type, QueryClass.IN, cancel).ConfigureAwait(false);
             var code = response.Header.ResponseCode;
             if (code == DnsHeaderResponseCode.NoError || code == DnsHeaderResponseCode.NotExistentDomain)
-            {
-                var reply = Interpret(response, code);
-                Metrics.DnsQuery(started, failed: false);
-                return reply;
-            }
-            failure = RcodeName(code) + " for " + name;
+                return (response, null);
+            return (null, RcodeName(code) + " for " + name);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception) when (cancel.IsCancellationRequested)
+        {
+            // DnsClient reports a cancelled wait as its own time-out.
+            throw new OperationCanceledException(cancel);
         }
         catch (DnsResponseException e)
         {
-            failure = (e.Code == DnsResponseCode.ConnectionTimeout ? "DNS timeout" : "DNS error " + RcodeName(e.Code))
-                      + " for " + name;
+            return (null, (e.Code == DnsResponseCode.ConnectionTimeout ? "DNS timeout" : "DNS error " + RcodeName(e.Code))
+                          + " for " + name);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            failure = "DNS error for " + name + ": " + e.GetType().Name;
+            return (null, "DNS error for " + name + ": " + e.GetType().Name);
         }
-        Metrics.DnsQuery(started, failed: true);
-        return new DnsReply(Lookup.MxAnswer.NewDnsFailure(failure), 0, failure);
     }
 
     public static readonly Lookup.MxAnswer NoHosts = Lookup.MxAnswer.NewHosts(Rules.noHosts);

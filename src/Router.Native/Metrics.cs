@@ -86,6 +86,9 @@ public static class Metrics
     /// </summary>
     public static Func<FSharpMap<string, Status.RelayHealth>>? Health { get; set; }
 
+    /// <summary>Health per relay for relay_up and health_checks_total, or null while health checks are off (every relay up).</summary>
+    public static Func<Model.Config, List<Exposition.RelayHealth>>? RelayHealth { get; set; }
+
     /// <summary>The status page's figures, as they stand now; reads counters only, never blocks a lookup.</summary>
     public static Status.Snapshot StatusSnapshot(RoutingState state, MxResolver resolver, long openConnections)
     {
@@ -130,6 +133,14 @@ public static class Metrics
             openConnections,
             Read(Cell.ReloadsSucceeded),
             Read(Cell.ReloadsFailed),
-            Read(Cell.LastReloadFailed) == 0);
+            Read(Cell.LastReloadFailed) == 0,
+            ListModule.OfSeq(RelayHealth is { } health ? health(state.Config) : AllUp(state.Config)),
+            RelayHealth is not null,
+            ListModule.OfSeq(state.FailingOpen()));
+    }
+
+    private static IEnumerable<Exposition.RelayHealth> AllUp(Model.Config config)
+    {
+        foreach (var relay in config.Relays) yield return new Exposition.RelayHealth(relay.Name, true, 0, 0);
     }
 }

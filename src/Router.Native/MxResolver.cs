@@ -38,6 +38,9 @@ public sealed class MxResolver
 
     public IReadOnlyList<IPEndPoint> NameServers => _dns.NameServers;
 
+    /// <summary>The DNS client the MX queries use; the health probes find relays through it too.</summary>
+    public DnsQuery Query => _dns;
+
     /// <summary>Where the servers came from: "--dns-server", the resolv.conf path, or "DnsClient".</summary>
     public string NameServerSource => _dns.NameServerSource;
 

@@ -50,6 +50,9 @@ public sealed class Options
     public int? RepeatWindow { get; private set; }
     /// <summary>--recipient-delimiter; null when not given, "" when turned off.</summary>
     public string? RecipientDelimiter { get; private set; }
+    public int? Failover { get; private set; }
+    public int? HealthInterval { get; private set; }
+    public int? HealthTimeout { get; private set; }
 
     public const string Usage =
         "usage: postfix-mx-smart-router [options]\n" +
@@ -80,6 +83,12 @@ public sealed class Options
         "                           a rule naming an address also matches it with an extension:\n" +
         "                           from any one of CHARS to the @, as Postfix's\n" +
         "                           recipient_delimiter (e.g. + or +-; empty = off, the default)\n" +
+        "  --failover N             follow each group pick with up to N backups (0-4), the next\n" +
+        "                           members of the group, as a next-hop list Postfix 3.5 and\n" +
+        "                           later try in order (0 = off, the default)\n" +
+        "  --health-interval SEC    probe every relay's next hop (220, EHLO, QUIT) every SEC;\n" +
+        "                           a relay down takes no picks (0 = off, the default)\n" +
+        "  --health-timeout SEC     how long one probe may take, 1-300 (default 5)\n" +
         "  --socketmap-port PORT    also serve Postfix's socketmap protocol on PORT (default off)\n" +
         "  --socketmap-name NAME    the socketmap name to answer (default transport)\n" +
         "  --metrics ADDR:PORT      serve the status page at http://ADDR:PORT/, its figures at\n" +
@@ -187,6 +196,15 @@ public sealed class Options
                     break;
                 case "--recipient-delimiter":
                     o.RecipientDelimiter = ParseRecipientDelimiter(name, Value());
+                    break;
+                case "--failover":
+                    o.Failover = Read(name, Router.Core.Settings.failover, Value());
+                    break;
+                case "--health-interval":
+                    o.HealthInterval = ParseSeconds(name, Value());
+                    break;
+                case "--health-timeout":
+                    o.HealthTimeout = Read(name, Router.Core.Settings.healthTimeout, Value());
                     break;
                 case "--socketmap-port":
                     o.SocketmapPort = ParsePort(name, Value());

@@ -58,7 +58,8 @@ public static class Program
         if (options.Explain is { } address)
         {
             var resolver = new MxResolver(settings.Dns, logging.CreateLogger("dns"));
-            Console.Out.Write(Reports.ExplainAsync(config, resolver, address).GetAwaiter().GetResult());
+            Console.Out.Write(Reports.ExplainAsync(config, resolver, address,
+                settings.HealthInterval > 0 ? TimeSpan.FromSeconds(settings.HealthTimeout) : null).GetAwaiter().GetResult());
             return 0;
         }
         return Daemon.Run(config, settings, options, logging);

@@ -32,6 +32,9 @@ public sealed class Reloader
         _log = log;
     }
 
+    /// <summary>Called with the new config once it serves (the health checks follow its relays).</summary>
+    public Action<Model.Config>? Reloaded { get; set; }
+
     /// <summary>Asks for a reload; returns at once (safe on the signal thread).</summary>
     public void Request()
     {
@@ -96,8 +99,9 @@ public sealed class Reloader
         }
 
         var next = settings.Apply(loaded.Config);
-        var successor = _router.State.Retire(next, out var carried);
+        var successor = _router.State.Retire(next, _router.UpFor(next), out var carried);
         _router.Replace(successor);
+        Reloaded?.Invoke(next);
 
         var restart = Reload.needsRestart(current.Settings, next.Settings);
         if (!restart.IsEmpty)

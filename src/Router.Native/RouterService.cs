@@ -42,6 +42,9 @@ public sealed class RouterService
 
     public MxResolver Resolver => _resolver;
 
+    /// <summary>Which relays of a config are up: the health checks' answer, all up while they are off.</summary>
+    public Func<Model.Config, Selection.UpSet> UpFor { get; set; } = config => Selection.allUp(config.Relays.Length);
+
     /// <summary>
     /// Routes one key. Completes synchronously on a cache hit, and then allocates nothing:
     /// the reply of a relay or of NO RESULT has its bytes prepared in the routing state.
@@ -72,9 +75,10 @@ public sealed class RouterService
                 ? window.Decide(state.Plan, key, mx)
                 : Lookup.decide(state.Plan, Repeat.off, 0, key, mx).Item1;
             long position = 0;
+            var view = Lookup.allUp(state.Plan, state.Config.AllServers);
             if (decision.IsPick)
             {
-                position = state.Advance(decision.group);
+                (view, position) = state.Advance(decision.group);
                 // A reload retired the state during this lookup: decide again on the new config.
                 if (position < 0)
                 {
@@ -82,7 +86,7 @@ public sealed class RouterService
                     continue;
                 }
             }
-            var outcome = Lookup.finish(state.Plan, decision, position);
+            var outcome = Lookup.finish(state.Plan, decision, view, position);
             state.Count(outcome.Count);
             _window?.Remember(key.Text, decision, outcome);
             if (outcome.Count.IsDecided) _doubling?.Observe(key.Text);

@@ -1,4 +1,5 @@
 using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
 using Router.Core;
 
 namespace Router.Native;
@@ -25,7 +26,14 @@ public sealed class RoutingState
     public Socketmap.Prepared Socketmap { get; }
     public Settings.DnsFailurePolicy Policy { get; }
     private readonly Model.Group[] _groups;
-    private readonly long[] _positions;
+    /// <summary>Per group: the view it picks by under the current up-set, and its position in it.</summary>
+    private Lane[] _lanes;
+    /// <summary>Which relays are up; replaced under <see cref="_gate"/> on a transition.</summary>
+    private Selection.UpSet _up;
+    /// <summary>The views made so far, by group and mask: each set of up members is scheduled once.</summary>
+    private readonly Dictionary<(int Group, string Mask), Selection.View> _views = new();
+    /// <summary>Orders health changes and the reload's seal.</summary>
+    private readonly object _gate = new();
     private readonly long[][] _sent;
     /// <summary>Answers the repeat window gave again, without a pick.</summary>
     private readonly long[][] _repeated;
@@ -36,11 +44,18 @@ public sealed class RoutingState
     private int _retired;
     private RoutingState? _successor;
 
+    /// <summary>A group's view and the position of its next pick in that view.</summary>
+    private sealed class Lane(Selection.View view, long position)
+    {
+        public readonly Selection.View View = view;
+        public long Position = position;
+    }
+
     public RoutingState(Model.Config config) : this(config, Settings.DnsFailurePolicy.DeferMail)
     {
     }
 
-    public RoutingState(Model.Config config, Settings.DnsFailurePolicy policy)
+    public RoutingState(Model.Config config, Settings.DnsFailurePolicy policy, Selection.UpSet? up = null)
     {
         Config = config;
         Policy = policy;
@@ -49,7 +64,9 @@ public sealed class RoutingState
         TcpTable = Router.Core.TcpTable.prepare(answers);
         Socketmap = Router.Core.Socketmap.prepare(answers);
         _groups = Model.groups(config);
-        _positions = new long[_groups.Length];
+        _up = up ?? Selection.allUp(config.Relays.Length);
+        _lanes = new Lane[_groups.Length];
+        for (int g = 0; g < _groups.Length; g++) _lanes[g] = new Lane(ViewOf(_groups[g]), 0);
         _sent = new long[_groups.Length][];
         _repeated = new long[_groups.Length][];
         for (int i = 0; i < _groups.Length; i++)
@@ -60,14 +77,70 @@ public sealed class RoutingState
         }
     }
 
-    /// <summary>
-    /// The group's position for this pick, atomically; negative when a reload has retired this
-    /// state (decide again on <see cref="Successor"/>).
-    /// </summary>
-    public long Advance(Model.Group group)
+    /// <summary>The group's view under the current up-set, made once per set of up members.</summary>
+    private Selection.View ViewOf(Model.Group group)
     {
-        long position = Interlocked.Increment(ref _positions[group.Index]) - 1;
-        return position < 0 ? -1 : position;
+        var all = Lookup.allUp(Plan, group);
+        var view = Lookup.view(Plan, _up, group);
+        if (Selection.mask(view) == Selection.mask(all)) return all;
+        var key = (group.Index, Selection.mask(view));
+        if (_views.TryGetValue(key, out var kept)) return kept;
+        _views[key] = view;
+        return view;
+    }
+
+    /// <summary>The up-set now in force.</summary>
+    public Selection.UpSet Up => Volatile.Read(ref _up);
+
+    /// <summary>
+    /// The relays that are up changed: every group whose up members changed starts its new
+    /// view from position 0, so the fairness law holds over the picks since the change. A
+    /// retired state passes it on to its successor.
+    /// </summary>
+    /// <returns>The groups that began or stopped failing open (no member up), with their new state.</returns>
+    public List<(string Group, bool FailingOpen)> SetUp(Selection.UpSet up)
+    {
+        var turned = new List<(string, bool)>();
+        lock (_gate)
+        {
+            if (IsRetired) return Successor.SetUp(up);
+            Volatile.Write(ref _up, up);
+            var lanes = (Lane[])_lanes.Clone();
+            for (int g = 0; g < _groups.Length; g++)
+            {
+                var view = ViewOf(_groups[g]);
+                if (Selection.mask(view) == Selection.mask(lanes[g].View)) continue;
+                if (Selection.failOpen(view) != Selection.failOpen(lanes[g].View))
+                    turned.Add((_groups[g].Name, Selection.failOpen(view)));
+                lanes[g] = new Lane(view, 0);
+            }
+            Volatile.Write(ref _lanes, lanes);
+        }
+        return turned;
+    }
+
+    /// <summary>The groups with no member up, answering as if all were up.</summary>
+    public List<string> FailingOpen()
+    {
+        if (IsRetired) return Successor.FailingOpen();
+        var names = new List<string>();
+        foreach (var lane in Volatile.Read(ref _lanes))
+            if (Selection.failOpen(lane.View)) names.Add(Selection.group(lane.View).Name);
+        return names;
+    }
+
+    /// <summary>The group's view now (for --explain: its backups and states).</summary>
+    public Selection.View ViewNow(Model.Group group) => Volatile.Read(ref _lanes)[group.Index].View;
+
+    /// <summary>
+    /// The group's view and position for this pick, atomically; the position is negative
+    /// when a reload has retired this state (decide again on <see cref="Successor"/>).
+    /// </summary>
+    public (Selection.View View, long Position) Advance(Model.Group group)
+    {
+        var lane = Volatile.Read(ref _lanes)[group.Index];
+        long position = Interlocked.Increment(ref lane.Position) - 1;
+        return (lane.View, position < 0 ? -1 : position);
     }
 
     /// <summary>Bumps the counter a lookup's outcome names.</summary>
@@ -122,16 +195,21 @@ public sealed class RoutingState
     /// SIGHUP: the state for the newly loaded config, with the WRR positions and counters
     /// the core's <see cref="Reload.carry"/> keeps. Retires this state; call it once.
     /// </summary>
-    public RoutingState Retire(Model.Config next, out Reload.GroupCarry[] carried)
+    public RoutingState Retire(Model.Config next, Selection.UpSet up, out Reload.GroupCarry[] carried)
     {
-        if (Interlocked.Exchange(ref _retired, 1) != 0)
-            throw new InvalidOperationException("this routing state was already retired");
+        Lane[] lanes;
+        lock (_gate)
+        {
+            if (Interlocked.Exchange(ref _retired, 1) != 0)
+                throw new InvalidOperationException("this routing state was already retired");
+            lanes = _lanes;
+        }
         carried = Reload.carry(Config, next);
-        var successor = new RoutingState(next, Policy);
+        var successor = new RoutingState(next, Policy, up);
 
         // Seal: every pick or count from now on sees a negative value and goes elsewhere.
         var positions = new long[_groups.Length];
-        for (int g = 0; g < _groups.Length; g++) positions[g] = Interlocked.Exchange(ref _positions[g], Sealed);
+        for (int g = 0; g < _groups.Length; g++) positions[g] = Interlocked.Exchange(ref lanes[g].Position, Sealed);
         var sent = Seal(_sent);
         var repeated = Seal(_repeated);
 
@@ -140,7 +218,9 @@ public sealed class RoutingState
             var c = carried[g];
             if (c.From is not { } from) continue;
             int old = from.Value;
-            if (c.KeepPosition) successor._positions[g] = positions[old];
+            // A position means something only in the same view: the same members up.
+            if (c.KeepPosition && Selection.mask(successor._lanes[g].View) == Selection.mask(lanes[old].View))
+                successor._lanes[g].Position = positions[old];
             for (int m = 0; m < c.Counters.Length && m < successor._sent[g].Length; m++)
             {
                 if (c.Counters[m] is not { } counter) continue;
@@ -180,8 +260,15 @@ public sealed class RoutingState
         return snapshot;
     }
 
-    /// <summary>The stats table, as it stands now.</summary>
-    public string RenderStats() => Stats.render(ListModule.OfSeq(Counts()));
+    /// <summary>The stats table, as it stands now; with health checks on, each relay's state too.</summary>
+    public string RenderStats(bool withStates = false)
+    {
+        if (IsRetired) return Successor.RenderStats(withStates);
+        var up = Up;
+        return withStates
+            ? Stats.renderWithStates(FuncConvert.FromFunc<Model.Relay, bool>(r => Selection.isUp(up, r)), ListModule.OfSeq(Counts()))
+            : Stats.render(ListModule.OfSeq(Counts()));
+    }
 
     /// <summary>--simulate: N picks in every group from fresh positions, through the core's <see cref="Lookup.finish"/>.</summary>
     public static string Simulate(Model.Config config, int picks)
@@ -190,7 +277,11 @@ public sealed class RoutingState
         foreach (var group in state._groups)
         {
             var pick = Lookup.Decision.NewPick(group, Rules.Reason.NoRuleMatched);
-            for (int i = 0; i < picks; i++) state.Count(Lookup.finish(state.Plan, pick, state.Advance(group)).Count);
+            for (int i = 0; i < picks; i++)
+            {
+                var (view, position) = state.Advance(group);
+                state.Count(Lookup.finish(state.Plan, pick, view, position).Count);
+            }
         }
         return state.RenderStats();
     }

@@ -29,15 +29,29 @@ public sealed class EffectiveSettings
     public IPEndPoint? Metrics { get; init; }
     /// <summary>--recipient-delimiter / config.recipient_delimiter; "" = off (the default).</summary>
     public string RecipientDelimiter { get; init; } = "";
+    /// <summary>--failover when given; null: the config file's failover (read at every load).</summary>
+    public int? Failover { get; init; }
+    /// <summary>--health-interval / config.health_interval in seconds; 0 = off (the default).</summary>
+    public int HealthInterval { get; init; }
+    /// <summary>--health-timeout / config.health_timeout in seconds.</summary>
+    public int HealthTimeout { get; init; } = DefaultHealthTimeout;
+    /// <summary>config.health_fall and health_rise.</summary>
+    public Health.Thresholds HealthThresholds { get; init; } = Health.defaults;
+
+    public const int DefaultHealthTimeout = 5;
 
     /// <summary>
     /// The config to serve: the file's, with the command line's recipient delimiter when one
     /// was given (lookups read it from the config, so a reload applies the file's).
     /// </summary>
-    public Model.Config Apply(Model.Config config) =>
-        config.Settings.RecipientDelimiter is { } d && d.Value == RecipientDelimiter
-            ? config
-            : Model.withRecipientDelimiter(RecipientDelimiter, config);
+    public Model.Config Apply(Model.Config config)
+    {
+        if (config.Settings.RecipientDelimiter is not { } d || d.Value != RecipientDelimiter)
+            config = Model.withRecipientDelimiter(RecipientDelimiter, config);
+        if (Failover is { } failover && (config.Settings.Failover is not { } f || f.Value != failover))
+            config = Model.withFailover(failover, config);
+        return config;
+    }
 
     /// <summary>
     /// Merges. The file's values arrive checked by the core (<see cref="Router.Core.Settings.read"/>);
@@ -104,6 +118,11 @@ public sealed class EffectiveSettings
             RepeatWindow = options.RepeatWindow ?? file.RepeatWindow?.Value ?? 0,
             Metrics = metrics,
             RecipientDelimiter = options.RecipientDelimiter ?? file.RecipientDelimiter?.Value ?? "",
+            Failover = options.Failover,
+            HealthInterval = options.HealthInterval ?? file.HealthInterval?.Value ?? 0,
+            HealthTimeout = options.HealthTimeout ?? file.HealthTimeout?.Value ?? DefaultHealthTimeout,
+            HealthThresholds = new Health.Thresholds(
+                file.HealthFall?.Value ?? Health.defaults.Fall, file.HealthRise?.Value ?? Health.defaults.Rise),
         };
     }
 

@@ -10,7 +10,7 @@ let explain (defaultAt: int) (key: string) (mx: MxAnswer) =
     let config = load (example defaultAt)
     let key = Address.ofText key
     let decision, outcome = lookupAt0 config key mx
-    Explain.render key mx decision outcome
+    Explain.render key mx decision outcome None []
 
 [<Fact>]
 let ``a rule on an MX host`` () =

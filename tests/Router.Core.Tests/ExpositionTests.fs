@@ -112,7 +112,10 @@ let snapshot (groups: Stats.GroupCounts list) : Exposition.Snapshot =
       OpenConnections = 2L
       ReloadsSucceeded = 1L
       ReloadsFailed = 2L
-      LastReloadSucceeded = false }
+      LastReloadSucceeded = false
+      Relays = []
+      HealthChecks = false
+      FailingOpen = [] }
 
 let exampleGroups () =
     let config = load (example 0)
@@ -290,3 +293,32 @@ let ``responses carry the length in bytes and close; HEAD has no body`` () =
     Assert.StartsWith("HTTP/1.1 405 ", refused)
     Assert.Contains("\r\nAllow: GET, HEAD\r\n", refused)
     Assert.StartsWith("HTTP/1.1 431 ", text (Http.respond Http.HeadTooLarge (serve (fun () -> ""))))
+
+[<Fact>]
+let ``relay_up is 1 for every relay while checks are off, and no probe counters are served`` () =
+    let s =
+        { snapshot (exampleGroups ()) with
+            Relays = [ { Server = "mx1"; Up = true; ChecksOk = 0L; ChecksFailed = 0L }; { Server = "mx\"2"; Up = true; ChecksOk = 0L; ChecksFailed = 0L } ] }
+
+    let text = Exposition.render (Exposition.families s)
+    Assert.Contains("\n" + P + "relay_up{server=\"mx1\"} 1\n", text)
+    Assert.Contains("\n" + P + "relay_up{server=\"mx\\\"2\"} 1\n", text)
+    Assert.DoesNotContain("health_checks_total", text)
+    Assert.DoesNotContain("group_fail_open", text)
+
+[<Fact>]
+let ``with checks on, relay_up, the probes by result and the groups failing open`` () =
+    let groups = exampleGroups ()
+
+    let s =
+        { snapshot groups with
+            Relays = [ { Server = "mx1"; Up = false; ChecksOk = 4L; ChecksFailed = 3L } ]
+            HealthChecks = true
+            FailingOpen = [ groups[1].Group.Name ] }
+
+    let text = Exposition.render (Exposition.families s)
+    Assert.Contains("\n" + P + "relay_up{server=\"mx1\"} 0\n", text)
+    Assert.Contains("\n" + P + "health_checks_total{server=\"mx1\",result=\"ok\"} 4\n", text)
+    Assert.Contains("\n" + P + "health_checks_total{server=\"mx1\",result=\"fail\"} 3\n", text)
+    Assert.Contains("\n" + P + "group_fail_open{group=\"" + groups[1].Group.Name + "\"} 1\n", text)
+    Assert.Contains("\n" + P + "group_fail_open{group=\"" + groups[0].Group.Name + "\"} 0\n", text)

@@ -48,7 +48,7 @@ let lookup (g: Group) (now: int64) (key: string) (model: Model) =
     match decision with
     | Again(_, relay, _) -> (relay, true), { model with Table = table }
     | Pick _ ->
-        let outcome = Lookup.finish plan decision model.Position
+        let outcome = Lookup.finish plan decision (Lookup.allUp plan (Lookup.config plan).AllServers) model.Position
 
         (outcome.Relay.Value, false),
         { Position = (model.Position + 1L) % int64 g.Schedule.Length

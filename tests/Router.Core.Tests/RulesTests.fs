@@ -23,7 +23,7 @@ let decide (config: Config) (key: Address.Key) (mx: MxAnswer) : Decision =
 let answer (config: Config) (key: string) (mx: MxAnswer) =
     let plan = Lookup.plan Settings.DeferMail config
     let struct (decision, _) = Lookup.decide plan Repeat.off 0L (Address.ofText key) mx
-    CodecTests.ascii (TcpTable.encode (Lookup.finish plan decision 0L).Reply)
+    CodecTests.ascii (TcpTable.encode (Lookup.finish plan decision (Lookup.allUp plan config.AllServers) 0L).Reply)
 
 /// The answer DNS gives, as the resolver caches it: sorted once.
 let mxHosts (records: Rules.Mx list) : MxAnswer = Hosts(Rules.sortHosts records)
@@ -317,7 +317,7 @@ module RuleLaws =
         [ Hosts(inOrder case.Hosts); NotQueried; DnsFailure "SERVFAIL" ]
         |> List.forall (fun mx ->
             let struct (decision, _) = Lookup.decide plan Repeat.off 0L key mx
-            let reply = (Lookup.finish plan decision (int64 position)).Reply
+            let reply = (Lookup.finish plan decision (Lookup.allUp plan config.AllServers) (int64 position)).Reply
             let first = TcpTable.bytes prepared reply
             let again = TcpTable.bytes prepared reply
 

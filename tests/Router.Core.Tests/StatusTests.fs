@@ -46,7 +46,10 @@ let private metrics (groups: Stats.GroupCounts list) : Exposition.Snapshot =
       OpenConnections = 2L
       ReloadsSucceeded = 1L
       ReloadsFailed = 0L
-      LastReloadSucceeded = true }
+      LastReloadSucceeded = true
+      Relays = []
+      HealthChecks = false
+      FailingOpen = [] }
 
 let private t0 = DateTimeOffset(2026, 1, 31, 12, 0, 0, TimeSpan.Zero)
 

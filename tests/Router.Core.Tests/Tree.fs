@@ -157,4 +157,4 @@ let decideWith (policy: Settings.DnsFailurePolicy) (config: Config) (key: Addres
 let lookupAt0 (config: Config) (key: Address.Key) (mx: Lookup.MxAnswer) : Lookup.Decision * Lookup.Outcome =
     let plan = Lookup.plan Settings.DeferMail config
     let struct (decision, _) = Lookup.decide plan Repeat.off 0L key mx
-    decision, Lookup.finish plan decision 0L
+    decision, Lookup.finish plan decision (Lookup.allUp plan config.AllServers) 0L

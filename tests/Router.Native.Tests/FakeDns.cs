@@ -35,15 +35,20 @@ public sealed record MxRecord(ushort Preference, string Host, uint Ttl = 3600);
 /// Names it was not told about get NXDOMAIN. It counts every query per name, type and protocol.
 /// Any name can be given a delay (for single-flight and concurrency tests); negative answers
 /// carry an SOA whose TTL and minimum are settable (RFC 2308 caching). `MX 0 .` is a null MX.
+/// A and AAAA records (<see cref="SetAddresses"/>) are answered for names of behaviour Mx
+/// (or given no behaviour): a name with addresses and no MX records has no MX data, not NXDOMAIN.
 /// </summary>
-public sealed class FakeDns : IDisposable
+public sealed partial class FakeDns : IDisposable
 {
     public const ushort TypeMx = 15;
     public const ushort TypeSoa = 6;
+    public const ushort TypeA = 1;
+    public const ushort TypeAaaa = 28;
 
     private sealed record Zone(DnsBehavior Behavior, IReadOnlyList<MxRecord> Mx);
 
     private readonly ConcurrentDictionary<string, Zone> zones = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, IReadOnlyList<IPAddress>> hostAddresses = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<(string Name, ushort Type, DnsProtocol Protocol), int> counts = new();
     private readonly Socket udp;
     private readonly TcpListener tcp;
@@ -114,6 +119,13 @@ public sealed class FakeDns : IDisposable
     /// <summary>MX records with TTL 3600, given as (preference, host).</summary>
     public FakeDns SetMx(string domain, params (ushort Preference, string Host)[] records) =>
         SetMx(domain, records.Select(r => new MxRecord(r.Preference, r.Host)).ToArray());
+
+    /// <summary>The A (IPv4) and AAAA (IPv6) records of a name, TTL 3600; replaces earlier ones.</summary>
+    public FakeDns SetAddresses(string name, params IPAddress[] addresses)
+    {
+        hostAddresses[Norm(name)] = addresses;
+        return this;
+    }
 
     /// <summary>Truncated over UDP; the full answer with these records over TCP.</summary>
     public FakeDns SetTruncated(string domain, params MxRecord[] records)
@@ -278,7 +290,9 @@ public sealed class FakeDns : IDisposable
         if (q is null) return null;
         delay = delays.TryGetValue(q.Name, out var d) ? d : TimeSpan.Zero;
         counts.AddOrUpdate((q.Name, q.Type, protocol), 1, (_, n) => n + 1);
-        var zone = zones.TryGetValue(q.Name, out var z) ? z : new Zone(DefaultBehavior, Array.Empty<MxRecord>());
+        var zone = zones.TryGetValue(q.Name, out var z) ? z
+            : hostAddresses.ContainsKey(q.Name) ? new Zone(DnsBehavior.Mx, Array.Empty<MxRecord>())
+            : new Zone(DefaultBehavior, Array.Empty<MxRecord>());
         switch (zone.Behavior)
         {
             case DnsBehavior.Timeout:
@@ -302,69 +316,19 @@ public sealed class FakeDns : IDisposable
             case DnsBehavior.Truncated when protocol == DnsProtocol.Udp:
                 return Build(q, rcode: 0, tc: true, answers: new(), soa: false);
             default: // Mx, or Truncated over TCP
+                if (q.Type is TypeA or TypeAaaa)
+                {
+                    var family = q.Type == TypeA ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+                    var records = (hostAddresses.TryGetValue(q.Name, out var all) ? all : Array.Empty<IPAddress>())
+                        .Where(a => a.AddressFamily == family)
+                        .Select(a => new Record(q.Type, 3600, a.GetAddressBytes()))
+                        .ToList();
+                    return Build(q, rcode: 0, tc: false, answers: records, soa: records.Count == 0);
+                }
                 if (q.Type != TypeMx || zone.Mx.Count == 0)
                     return Build(q, rcode: 0, tc: false, answers: new(), soa: true);
-                return Build(q, rcode: 0, tc: false, answers: zone.Mx.ToList(), soa: false);
+                return Build(q, rcode: 0, tc: false, answers: zone.Mx.Select(MxRdata).ToList(), soa: false);
         }
-    }
-
-    private static void U16(List<byte> b, int v) { b.Add((byte)(v >> 8)); b.Add((byte)v); }
-    private static void U32(List<byte> b, uint v) { U16(b, (int)(v >> 16)); U16(b, (int)(v & 0xFFFF)); }
-
-    private static void Name(List<byte> b, string name)
-    {
-        foreach (var label in name.TrimEnd('.').Split('.', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var bytes = Encoding.ASCII.GetBytes(label);
-            b.Add((byte)bytes.Length);
-            b.AddRange(bytes);
-        }
-        b.Add(0);
-    }
-
-    private byte[] Build(Question q, int rcode, bool tc, List<MxRecord> answers, bool soa)
-    {
-        var b = new List<byte>(512);
-        var opcode = (q.Flags >> 11) & 0xF;
-        var rd = q.Flags & 0x0100;
-        var flags = 0x8000 | (opcode << 11) | 0x0400 /* AA */ | (tc ? 0x0200 : 0) | rd | 0x0080 /* RA */ | rcode;
-        U16(b, q.Id);
-        U16(b, flags);
-        U16(b, 1);
-        U16(b, answers.Count);
-        U16(b, soa ? 1 : 0);
-        U16(b, 0);
-        b.AddRange(q.RawQuestion);
-        foreach (var mx in answers)
-        {
-            b.Add(0xC0); b.Add(0x0C); // owner: the question's name
-            U16(b, TypeMx);
-            U16(b, 1);
-            U32(b, mx.Ttl);
-            var rdata = new List<byte>();
-            U16(rdata, mx.Preference);
-            Name(rdata, mx.Host);
-            U16(b, rdata.Count);
-            b.AddRange(rdata);
-        }
-        if (soa)
-        {
-            b.Add(0xC0); b.Add(0x0C);
-            U16(b, TypeSoa);
-            U16(b, 1);
-            U32(b, SoaTtl);
-            var rdata = new List<byte>();
-            Name(rdata, "ns1." + q.Name);
-            Name(rdata, "hostmaster." + q.Name);
-            U32(rdata, 2026010101); // serial
-            U32(rdata, 7200);       // refresh
-            U32(rdata, 900);        // retry
-            U32(rdata, 1209600);    // expire
-            U32(rdata, SoaMinimum); // minimum (negative caching TTL)
-            U16(b, rdata.Count);
-            b.AddRange(rdata);
-        }
-        return b.ToArray();
     }
 
     public void Dispose()

@@ -59,6 +59,31 @@ public class FakeDnsTests
     private static int Authorities(byte[] r) => BinaryPrimitives.ReadUInt16BigEndian(r.AsSpan(8));
 
     [Fact]
+    public void AnswersAAndAaaaRecordsAndNoMxForANameWithAddressesOnly()
+    {
+        using var dns = new FakeDns();
+        dns.SetAddresses("h.test", IPAddress.Parse("192.0.2.1"), IPAddress.Parse("2001:db8::1"), IPAddress.Parse("192.0.2.2"));
+
+        var a = AskUdp(dns, Query(7, "h.test", FakeDns.TypeA))!;
+        Assert.Equal(0, Rcode(a));
+        Assert.Equal(2, Answers(a));
+        Assert.Equal(new byte[] { 192, 0, 2, 2 }, a[^4..]);
+
+        var aaaa = AskUdp(dns, Query(8, "h.test", FakeDns.TypeAaaa))!;
+        Assert.Equal(0, Rcode(aaaa));
+        Assert.Equal(1, Answers(aaaa));
+        Assert.Equal(IPAddress.Parse("2001:db8::1").GetAddressBytes(), aaaa[^16..]);
+
+        var mx = AskUdp(dns, Query(9, "h.test"))!;
+        Assert.Equal(0, Rcode(mx));
+        Assert.Equal(0, Answers(mx));
+        Assert.Equal(1, Authorities(mx));
+
+        var none = AskUdp(dns, Query(10, "other.test", FakeDns.TypeA))!;
+        Assert.Equal(3, Rcode(none));
+    }
+
+    [Fact]
     public void AnswersMxNxdomainAndFailuresAsProgrammed()
     {
         using var dns = new FakeDns();
