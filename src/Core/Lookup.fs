@@ -127,6 +127,11 @@ let decide
                 | ValueNone, Relay r -> struct (Direct(r, reason), memory)
                 | ValueNone, NoResult -> struct (Refuse(ValueSome reason), memory)
 
+let upOnly (up: Selection.UpSet) (decision: Decision) : Decision =
+    match decision with
+    | Again(Group g, relay, reason) when not (Selection.isUp up relay) -> Pick(g, reason)
+    | _ -> decision
+
 [<Struct>]
 type Count =
     | NoCount

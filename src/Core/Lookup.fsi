@@ -62,6 +62,11 @@ type Decision =
 val decide:
     plan: Plan -> memory: Repeat.Table -> now: int64 -> key: Address.Key -> mx: MxAnswer -> struct (Decision * Repeat.Table)
 
+/// The decision with the health checks' up-set applied: an answer the repeat window would
+/// give again with a relay of a group that is now down becomes a fresh pick in that group
+/// (a down relay takes no mail); every other decision is unchanged.
+val upOnly: up: Selection.UpSet -> decision: Decision -> Decision
+
 /// Which counter a lookup bumps: a decision or a repeat of member `relay` of group `group`
 /// (Group.Index; a rule's direct relay counts in All Servers, group 0, by relay index).
 [<Struct>]

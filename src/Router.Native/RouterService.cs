@@ -74,6 +74,7 @@ public sealed class RouterService
             var decision = _window is { } window
                 ? window.Decide(state.Plan, key, mx)
                 : Lookup.decide(state.Plan, Repeat.off, 0, key, mx).Item1;
+            decision = Lookup.upOnly(state.Up, decision);
             long position = 0;
             var view = Lookup.allUp(state.Plan, state.Config.AllServers);
             if (decision.IsPick)

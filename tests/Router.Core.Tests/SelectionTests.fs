@@ -184,3 +184,22 @@ let ``a 60/30/10 group with the 30 down picks 6 to 1 and backs each pick with th
     let struct (text, _) = Selection.reply v 0L
     Assert.Equal("relay:[a]:25, [c]:25", text)
     Assert.Equal("0" , (Selection.mask v).Substring(1, 1))
+
+[<Property(MaxTest = 500)>]
+let ``a repeat of a relay that is down becomes a pick in its group, and nothing else changes`` () =
+    Prop.forAll cases (fun c ->
+        let up = Selection.ofFlags c.Up
+
+        c.Group.Members
+        |> Array.forall (fun relay ->
+            let again = Lookup.Again(Group c.Group, relay, Rules.NoRuleMatched)
+            let direct = Lookup.Again(Relay relay, relay, Rules.NoRuleMatched)
+            let pick = Lookup.Pick(c.Group, Rules.NoRuleMatched)
+
+            let afterAgain =
+                match Lookup.upOnly up again with
+                | Lookup.Again(Group g, r, _) -> c.Up[relay.Index] && obj.ReferenceEquals(g, c.Group) && r = relay
+                | Lookup.Pick(g, Rules.NoRuleMatched) -> not c.Up[relay.Index] && obj.ReferenceEquals(g, c.Group)
+                | _ -> false
+
+            afterAgain && Lookup.upOnly up direct = direct && Lookup.upOnly up pick = pick))
